@@ -1,0 +1,54 @@
+/* Fused multi-head self-attention: kernel contract, registry descriptor and the driver.
+ *
+ * Tokens are packed (no padded rows), so each sequence attends over its own `len` keys and the
+ * key-padding mask of DESIGN §1 is exact by construction. Kernels stream key/value blocks with
+ * an online softmax; memory is O(tile), never O(S²). */
+#ifndef TFE_ATTENTION_H
+#define TFE_ATTENTION_H
+
+#include <stddef.h>
+
+#include "tfenc.h"
+
+/* Kernel: one query tile of one head, 1 <= nq <= tq queries against all nk >= 1 keys.
+ *   o[i][:] = Σ_j softmax_j(scale · q[i]·k[j]) v[j][:]
+ * q, k, v: rows of dh floats with row stride ld (the packed QKV buffer: q, k, v of a head sit
+ * at column offsets h*dh, D + h*dh, 2D + h*dh); o: nq rows of dh floats, stride ldo.
+ * scratch: at least tfe_attention_scratch_floats(impl, dh) floats, 64-byte aligned. */
+#define TFE_ATTENTION_KERNEL(fn)                                                               \
+    void fn(int nq, int nk, int dh, const float *q, const float *k, const float *v, size_t ld, \
+            float scale, float *o, size_t ldo, float *scratch)
+typedef TFE_ATTENTION_KERNEL((*tfe_attention_fn));
+
+typedef struct tfe_attention_impl {
+    const char *name; /* e.g. "flash_q16k64__avx512" */
+    tfe_isa isa;
+    int tq, tk;       /* query tile rows, key block length */
+    tfe_attention_fn kernel;
+} tfe_attention_impl;
+
+TFE_ATTENTION_KERNEL(tfe_attention_q8k64__scalar);
+TFE_ATTENTION_KERNEL(tfe_attention_q8k64__avx2);
+TFE_ATTENTION_KERNEL(tfe_attention_q16k64__avx512);
+TFE_ATTENTION_KERNEL(tfe_attention_q8k64__neon);
+
+/* Scratch one kernel call needs: scores tq×tk, accumulators tq×dh (dh rounded up to 16),
+ * row max and sum, a scaled copy of the query tile. */
+size_t tfe_attention_scratch_floats(const tfe_attention_impl *impl, int dh);
+
+typedef struct tfe_attention_args {
+    int batch;            /* sequences */
+    const int *offsets;   /* [batch + 1] first packed row of each sequence */
+    const int *tiles;     /* [batch + 1] first query tile of each sequence (tiles of impl->tq) */
+    int n_heads, d_head;
+    const float *qkv;     /* [tokens × 3D] */
+    float *ctx;           /* [tokens × D] */
+    float *scratch;       /* nthreads × scratch_stride floats */
+    size_t scratch_stride;
+} tfe_attention_args;
+
+/* Thread `tid`'s share of all (sequence, query tile, head) items. */
+void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args *args, int tid,
+                        int nthreads);
+
+#endif

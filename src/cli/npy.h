@@ -1,0 +1,29 @@
+/* NumPy .npy v1/v2 reading and v1 writing for the dtypes tfenc exchanges. */
+#ifndef TFE_NPY_H
+#define TFE_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tfenc.h"
+
+typedef enum npy_dtype { NPY_I32, NPY_I64, NPY_F32 } npy_dtype;
+
+typedef struct npy_array {
+    npy_dtype dtype;
+    int ndim;
+    int64_t shape[4];
+    size_t count;   /* product of shape */
+    void *data;     /* count elements, native little-endian */
+} npy_array;
+
+/* Reads a C-order little-endian array of int32, int64 or float32 (other dtypes, Fortran order,
+ * more than 4 dims and truncated data are errors naming the file). */
+tfe_status npy_read(const char *path, npy_array *arr, tfe_error *err);
+/* Writes float32 data with the given shape to a temporary file, then renames it over `path`,
+ * so a failed write never leaves a partial output file. */
+tfe_status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
+                         tfe_error *err);
+void npy_free(npy_array *arr);
+
+#endif

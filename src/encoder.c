@@ -1,0 +1,389 @@
+/* Sessions and the encoder forward pass: packed (padding-free) tokens, one OpenMP region per
+ * call, every op split over the team with a barrier between ops. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "model.h"
+#include "parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+struct tfe_session {
+    const tfe_model *model;
+    int threads;
+    int cap_batch, cap_tokens;   /* what the workspace is sized for */
+    float *x, *t, *qkv, *ctx, *ff; /* [tokens×D] ×2, [tokens×3D], [tokens×D], [tokens×F] */
+    float *scratch;              /* attention scratch, threads × scratch_stride */
+    size_t scratch_stride;
+    int *offsets, *tiles;        /* [cap_batch + 1] each */
+    size_t workspace_bytes;
+    int profiling;
+    tfe_profile profile;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int default_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Floats of activation memory for `tokens` packed rows: linear in tokens, nothing of S². */
+static size_t activation_floats(const tfe_config *c, size_t tokens)
+{
+    return tokens * (6 * (size_t)c->d_model + (size_t)c->d_ff);
+}
+
+size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
+{
+    int threads = default_threads();
+    size_t tokens = (size_t)(max_batch > 0 ? max_batch : 1) * (size_t)(max_seq > 0 ? max_seq : 1);
+    size_t stride = tfe_attention_scratch_floats(m->kernels.attention,
+                                                 m->cfg.d_model / m->cfg.n_heads);
+    return (activation_floats(&m->cfg, tokens) + (size_t)threads * stride) * sizeof(float) +
+           2 * ((size_t)max_batch + 1) * sizeof(int);
+}
+
+static void free_workspace(tfe_session *s)
+{
+    free(s->x), free(s->t), free(s->qkv), free(s->ctx), free(s->ff), free(s->scratch);
+    free(s->offsets), free(s->tiles);
+    s->x = s->t = s->qkv = s->ctx = s->ff = s->scratch = NULL;
+    s->offsets = s->tiles = NULL;
+    s->cap_batch = s->cap_tokens = 0;
+    s->workspace_bytes = 0;
+}
+
+/* Sizes the workspace for at least `batch` sequences and `tokens` packed rows. Allocation
+ * happens only here, never inside the forward pass. */
+static tfe_status reserve(tfe_session *s, int batch, int tokens, tfe_error *err)
+{
+    if (batch <= s->cap_batch && tokens <= s->cap_tokens)
+        return TFE_OK;
+    const tfe_config *c = &s->model->cfg;
+    int nb = batch > s->cap_batch ? batch : s->cap_batch;
+    int nt = tokens > s->cap_tokens ? tokens : s->cap_tokens;
+    free_workspace(s);
+    size_t T = (size_t)nt, D = (size_t)c->d_model;
+    s->scratch_stride = tfe_attention_scratch_floats(s->model->kernels.attention,
+                                                     c->d_model / c->n_heads);
+    s->x = tfe_alloc_floats(T * D);
+    s->t = tfe_alloc_floats(T * D);
+    s->qkv = tfe_alloc_floats(T * 3 * D);
+    s->ctx = tfe_alloc_floats(T * D);
+    s->ff = tfe_alloc_floats(T * (size_t)c->d_ff);
+    s->scratch = tfe_alloc_floats((size_t)s->threads * s->scratch_stride);
+    s->offsets = malloc(((size_t)nb + 1) * sizeof(int));
+    s->tiles = malloc(((size_t)nb + 1) * sizeof(int));
+    if (!s->x || !s->t || !s->qkv || !s->ctx || !s->ff || !s->scratch || !s->offsets ||
+        !s->tiles) {
+        free_workspace(s);
+        return tfe_fail(err, TFE_ERR_NOMEM, "out of memory for a workspace of %d tokens", nt);
+    }
+    s->cap_batch = nb;
+    s->cap_tokens = nt;
+    s->workspace_bytes = (activation_floats(c, T) + (size_t)s->threads * s->scratch_stride) *
+                             sizeof(float) + 2 * ((size_t)nb + 1) * sizeof(int);
+    return TFE_OK;
+}
+
+tfe_status tfe_session_create(const tfe_model *m, const tfe_session_options *o,
+                              tfe_session **out, tfe_error *err)
+{
+    if (!m || !out)
+        return tfe_fail(err, TFE_ERR_ARG, "tfe_session_create: NULL argument");
+    *out = NULL;
+    tfe_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return tfe_fail(err, TFE_ERR_NOMEM, "out of memory");
+    s->model = m;
+    s->threads = o && o->threads > 0 ? o->threads : default_threads();
+    int mb = o && o->max_batch > 0 ? o->max_batch : 1;
+    int ms = o && o->max_seq > 0 ? o->max_seq : 128;
+    if ((long long)mb * ms > INT32_MAX / 16) {
+        free(s);
+        return tfe_fail(err, TFE_ERR_ARG, "session size %d x %d is too large", mb, ms);
+    }
+    tfe_status st = reserve(s, mb, mb * ms, err);
+    if (st) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    tfe_ok(err);
+    return TFE_OK;
+}
+
+void tfe_session_free(tfe_session *s)
+{
+    if (!s)
+        return;
+    free_workspace(s);
+    free(s);
+}
+
+int tfe_session_threads(const tfe_session *s) { return s->threads; }
+size_t tfe_session_workspace_bytes(const tfe_session *s) { return s->workspace_bytes; }
+void tfe_session_set_profiling(tfe_session *s, int enabled) { s->profiling = enabled; }
+void tfe_session_profile(const tfe_session *s, tfe_profile *out) { *out = s->profile; }
+
+/* Checks every argument before any work, so a bad call writes nothing. */
+static tfe_status validate(const tfe_session *s, const int32_t *ids, const int32_t *lengths,
+                           int batch, int seq, const float *out, tfe_error *err)
+{
+    const tfe_config *c = &s->model->cfg;
+    if (!ids || !out)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: ids and out must not be NULL");
+    if (batch < 1 || seq < 1)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: batch (%d) and seq (%d) must be >= 1", batch,
+                        seq);
+    if ((long long)batch * seq > INT32_MAX / 16)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: batch x seq = %lld is too large",
+                        (long long)batch * seq);
+    for (int b = 0; b < batch; b++) {
+        int len = lengths ? lengths[b] : seq;
+        if (len < 1 || len > seq)
+            return tfe_fail(err, TFE_ERR_ARG, "encode: length %d of sequence %d is not in [1, %d]",
+                            len, b, seq);
+        if (len > c->max_positions)
+            return tfe_fail(err, TFE_ERR_ARG,
+                            "encode: length %d of sequence %d exceeds max_positions %d", len, b,
+                            c->max_positions);
+        for (int t = 0; t < len; t++) {
+            int32_t id = ids[(size_t)b * seq + t];
+            if (id < 0 || id >= c->vocab_size)
+                return tfe_fail(err, TFE_ERR_ARG,
+                                "encode: token id %d at [%d][%d] is outside [0, %d)", id, b, t,
+                                c->vocab_size);
+        }
+    }
+    return TFE_OK;
+}
+
+/* Everything one forward pass needs, shared by the team. */
+typedef struct forward {
+    tfe_session *s;
+    const int32_t *ids;
+    int batch, seq, tokens, packed_out;
+    float *out;
+} forward;
+
+enum phase { PH_EMBED, PH_QKV, PH_ATTN, PH_OUT, PH_FF1, PH_FF2, PH_LN, PH_COUNT };
+
+/* Row range of this thread for token-wise ops. */
+static void my_rows(int tokens, int tid, int nt, int *lo, int *hi)
+{
+    tfe_split_range(tokens, nt, tid, lo, hi);
+}
+
+static void barrier(void)
+{
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
+static void layernorm_rows(const tfe_kernels *k, int tokens, int D, const float *x,
+                           const float *r, const float *g, const float *b, float eps, float *y,
+                           int tid, int nt)
+{
+    int lo, hi;
+    my_rows(tokens, tid, nt, &lo, &hi);
+    for (int i = lo; i < hi; i++)
+        k->layernorm->kernel(D, x + (size_t)i * D, r ? r + (size_t)i * D : NULL, g, b, eps,
+                             y + (size_t)i * D);
+}
+
+static void gemm_op(const tfe_kernels *k, int m, const float *a, const tfe_packed *w,
+                    const float *bias, int act, const float *residual, float *c, int tid, int nt)
+{
+    tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
+                       .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
+                       .ldc = (size_t)w->n};
+    tfe_gemm_team(k->gemm, &k->gemm_blocking, &g, tid, nt);
+}
+
+/* The team's body; tid 0 also records per-phase times when profiling. */
+static void forward_team(forward *f, int tid, int nt, double *phase_time)
+{
+    tfe_session *s = f->s;
+    const tfe_model *m = s->model;
+    const tfe_config *c = &m->cfg;
+    const tfe_kernels *k = &m->kernels;
+    const int D = c->d_model, T = f->tokens;
+    const int act = 1 + (int)c->activation;
+    float *x = s->x, *t = s->t;
+    int lo, hi;
+    double t0 = phase_time ? now_s() : 0.0;
+#define PHASE_END(ph)                                                                          \
+    do {                                                                                       \
+        barrier();                                                                             \
+        if (phase_time) {                                                                      \
+            double t1 = now_s();                                                               \
+            phase_time[ph] += t1 - t0;                                                         \
+            t0 = t1;                                                                           \
+        }                                                                                      \
+    } while (0)
+
+    /* Embedding + positions, packed rows. */
+    my_rows(T, tid, nt, &lo, &hi);
+    for (int b = 0, row = 0; b < f->batch; b++) {
+        int len = s->offsets[b + 1] - s->offsets[b];
+        for (int p = 0; p < len; p++, row++) {
+            if (row < lo || row >= hi)
+                continue;
+            const float *e = m->embedding + (size_t)f->ids[(size_t)b * f->seq + p] * D;
+            const float *pe = m->positions + (size_t)p * D;
+            float *xr = x + (size_t)row * D;
+            for (int d = 0; d < D; d++)
+                xr[d] = e[d] + pe[d];
+        }
+    }
+    PHASE_END(PH_EMBED);
+
+    tfe_attention_args aa = {.batch = f->batch, .offsets = s->offsets, .tiles = s->tiles,
+                             .n_heads = c->n_heads, .d_head = D / c->n_heads, .qkv = s->qkv,
+                             .ctx = s->ctx, .scratch = s->scratch,
+                             .scratch_stride = s->scratch_stride};
+    for (int l = 0; l < c->n_layers; l++) {
+        const tfe_layer *L = &m->layers[l];
+        if (c->norm_first) {
+            /* x = x + MHA(LN1(x)); x = x + FFN(LN2(x)); sums go to t, then x and t swap. */
+            layernorm_rows(k, T, D, x, NULL, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, t,
+                           tid, nt);
+            PHASE_END(PH_LN);
+            gemm_op(k, T, t, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, tid, nt);
+            PHASE_END(PH_QKV);
+            tfe_attention_team(k->attention, &aa, tid, nt);
+            PHASE_END(PH_ATTN);
+            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, tid, nt);
+            PHASE_END(PH_OUT);
+            float *tmp = x; x = t; t = tmp;
+            layernorm_rows(k, T, D, x, NULL, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, t,
+                           tid, nt);
+            PHASE_END(PH_LN);
+            gemm_op(k, T, t, &L->ff1, L->ff1_bias, act, NULL, s->ff, tid, nt);
+            PHASE_END(PH_FF1);
+            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, tid, nt);
+            PHASE_END(PH_FF2);
+            tmp = x; x = t; t = tmp;
+        } else {
+            /* x = LN1(x + MHA(x)); x = LN2(x + FFN(x)); the residual add is fused into LN. */
+            gemm_op(k, T, x, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, tid, nt);
+            PHASE_END(PH_QKV);
+            tfe_attention_team(k->attention, &aa, tid, nt);
+            PHASE_END(PH_ATTN);
+            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, tid, nt);
+            PHASE_END(PH_OUT);
+            layernorm_rows(k, T, D, t, x, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, x,
+                           tid, nt);
+            PHASE_END(PH_LN);
+            gemm_op(k, T, x, &L->ff1, L->ff1_bias, act, NULL, s->ff, tid, nt);
+            PHASE_END(PH_FF1);
+            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, tid, nt);
+            PHASE_END(PH_FF2);
+            layernorm_rows(k, T, D, t, x, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, x,
+                           tid, nt);
+            PHASE_END(PH_LN);
+        }
+    }
+    if (c->final_norm) {
+        layernorm_rows(k, T, D, x, NULL, m->final_gamma, m->final_beta, c->layer_norm_eps, x,
+                       tid, nt);
+        PHASE_END(PH_LN);
+    }
+
+    /* Output: packed rows as they are, or scattered into [batch][seq] with zero padding. */
+    size_t row_bytes = (size_t)D * sizeof(float);
+    if (f->packed_out) {
+        my_rows(T, tid, nt, &lo, &hi);
+        if (hi > lo)
+            memcpy(f->out + (size_t)lo * D, x + (size_t)lo * D, (size_t)(hi - lo) * row_bytes);
+    } else {
+        my_rows(f->batch * f->seq, tid, nt, &lo, &hi);
+        for (int r = lo; r < hi; r++) {
+            int b = r / f->seq, p = r % f->seq;
+            float *dst = f->out + (size_t)r * D;
+            if (p < s->offsets[b + 1] - s->offsets[b])
+                memcpy(dst, x + (size_t)(s->offsets[b] + p) * D, row_bytes);
+            else
+                memset(dst, 0, row_bytes);
+        }
+    }
+    PHASE_END(PH_EMBED);
+#undef PHASE_END
+}
+
+static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *lengths, int batch,
+                         int seq, float *out, int packed_out, tfe_error *err)
+{
+    if (!s)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: NULL session");
+    tfe_status st = validate(s, ids, lengths, batch, seq, out, err);
+    if (st)
+        return st;
+    int tokens = 0;
+    for (int b = 0; b < batch; b++)
+        tokens += lengths ? lengths[b] : seq;
+    if ((st = reserve(s, batch, tokens, err)))
+        return st;
+    const int tq = s->model->kernels.attention->tq;
+    s->offsets[0] = s->tiles[0] = 0;
+    for (int b = 0; b < batch; b++) {
+        int len = lengths ? lengths[b] : seq;
+        s->offsets[b + 1] = s->offsets[b] + len;
+        s->tiles[b + 1] = s->tiles[b] + (len + tq - 1) / tq;
+    }
+    forward f = {.s = s, .ids = ids, .batch = batch, .seq = seq, .tokens = tokens,
+                 .packed_out = packed_out, .out = out};
+    double phase[PH_COUNT] = {0};
+    double start = now_s();
+    int nt = s->threads;
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            int tid = omp_get_thread_num();
+            forward_team(&f, tid, omp_get_num_threads(), tid == 0 && s->profiling ? phase : NULL);
+        }
+    } else
+#endif
+        forward_team(&f, 0, 1, s->profiling ? phase : NULL);
+    if (s->profiling) {
+        tfe_profile *p = &s->profile;
+        p->embed += phase[PH_EMBED], p->qkv_gemm += phase[PH_QKV];
+        p->attention += phase[PH_ATTN], p->out_gemm += phase[PH_OUT];
+        p->ffn_up_gemm += phase[PH_FF1], p->ffn_down_gemm += phase[PH_FF2];
+        p->layernorm += phase[PH_LN], p->total += now_s() - start;
+    }
+    tfe_ok(err);
+    return TFE_OK;
+}
+
+tfe_status tfe_encode(tfe_session *s, const int32_t *ids, const int32_t *lengths, int batch,
+                      int seq, float *out, tfe_error *err)
+{
+    return encode(s, ids, lengths, batch, seq, out, 0, err);
+}
+
+tfe_status tfe_encode_packed(tfe_session *s, const int32_t *ids, const int32_t *lengths,
+                             int batch, int seq, float *out, tfe_error *err)
+{
+    return encode(s, ids, lengths, batch, seq, out, 1, err);
+}

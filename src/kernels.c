@@ -1,0 +1,153 @@
+/* Registry lists (best first, scalar last) and kernel selection. */
+#include "kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+static const tfe_gemm_impl gemm_impls[] = {
+#if TFE_HAVE_AVX512
+    {"8x48__avx512", TFE_ISA_AVX512, 8, 48, tfe_gemm_8x48__avx512},
+#endif
+#if TFE_HAVE_AVX2
+    {"6x16__avx2", TFE_ISA_AVX2, 6, 16, tfe_gemm_6x16__avx2},
+#endif
+#if TFE_HAVE_NEON
+    {"8x16__neon", TFE_ISA_NEON, 8, 16, tfe_gemm_8x16__neon},
+#endif
+    {"4x16__scalar", TFE_ISA_SCALAR, 4, 16, tfe_gemm_4x16__scalar},
+};
+
+static const tfe_attention_impl attention_impls[] = {
+#if TFE_HAVE_AVX512
+    {"flash_q16k64__avx512", TFE_ISA_AVX512, 16, 64, tfe_attention_q16k64__avx512},
+#endif
+#if TFE_HAVE_AVX2
+    {"flash_q8k64__avx2", TFE_ISA_AVX2, 8, 64, tfe_attention_q8k64__avx2},
+#endif
+#if TFE_HAVE_NEON
+    {"flash_q8k64__neon", TFE_ISA_NEON, 8, 64, tfe_attention_q8k64__neon},
+#endif
+    {"flash_q8k64__scalar", TFE_ISA_SCALAR, 8, 64, tfe_attention_q8k64__scalar},
+};
+
+static const tfe_layernorm_impl layernorm_impls[] = {
+#if TFE_HAVE_AVX512
+    {"residual__avx512", TFE_ISA_AVX512, tfe_layernorm__avx512},
+#endif
+#if TFE_HAVE_AVX2
+    {"residual__avx2", TFE_ISA_AVX2, tfe_layernorm__avx2},
+#endif
+#if TFE_HAVE_NEON
+    {"residual__neon", TFE_ISA_NEON, tfe_layernorm__neon},
+#endif
+    {"residual__scalar", TFE_ISA_SCALAR, tfe_layernorm__scalar},
+};
+
+static const tfe_peak_impl peak_impls[] = {
+#if TFE_HAVE_AVX512
+    {"fma_zmm__avx512", TFE_ISA_AVX512, tfe_peak_fma_zmm__avx512},
+#endif
+#if TFE_HAVE_AVX2
+    {"fma_ymm__avx2", TFE_ISA_AVX2, tfe_peak_fma_ymm__avx2},
+#endif
+#if TFE_HAVE_NEON
+    {"fma_q__neon", TFE_ISA_NEON, tfe_peak_fma_q__neon},
+#endif
+    {"fma__scalar", TFE_ISA_SCALAR, tfe_peak_fma__scalar},
+};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+const tfe_gemm_impl *tfe_gemm_impls(int *count)
+{
+    *count = COUNT(gemm_impls);
+    return gemm_impls;
+}
+
+const tfe_attention_impl *tfe_attention_impls(int *count)
+{
+    *count = COUNT(attention_impls);
+    return attention_impls;
+}
+
+const tfe_layernorm_impl *tfe_layernorm_impls(int *count)
+{
+    *count = COUNT(layernorm_impls);
+    return layernorm_impls;
+}
+
+const tfe_peak_impl *tfe_peak_impls(int *count)
+{
+    *count = COUNT(peak_impls);
+    return peak_impls;
+}
+
+static int isa_built(tfe_isa isa)
+{
+    switch (isa) {
+    case TFE_ISA_SCALAR: return 1;
+    case TFE_ISA_AVX2: return TFE_HAVE_AVX2;
+    case TFE_ISA_AVX512: return TFE_HAVE_AVX512;
+    case TFE_ISA_NEON: return TFE_HAVE_NEON;
+    default: return 0;
+    }
+}
+
+int tfe_isa_supported(tfe_isa isa)
+{
+    if ((int)isa < 0 || isa >= TFE_ISA_COUNT)
+        return 0;
+    return isa_built(isa) && tfe_cpu()->isa[isa];
+}
+
+int tfe_isa_allowed(tfe_isa isa, tfe_isa cap)
+{
+    if (!tfe_isa_supported(isa))
+        return 0;
+    if (cap == TFE_ISA_AUTO || isa == TFE_ISA_SCALAR || isa == cap)
+        return 1;
+    /* AVX-512 hosts run AVX2 code too: a cap of avx512 still allows the AVX2 kernels. */
+    return cap == TFE_ISA_AVX512 && isa == TFE_ISA_AVX2;
+}
+
+void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
+{
+    int n;
+    memset(k, 0, sizeof *k);
+    static const tfe_isa preference[] = {TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
+    k->isa = TFE_ISA_SCALAR;
+    for (int i = 0; i < COUNT(preference); i++)
+        if (tfe_isa_allowed(preference[i], cap)) {
+            k->isa = preference[i];
+            break;
+        }
+    const tfe_gemm_impl *g = tfe_gemm_impls(&n);
+    for (int i = 0; i < n && !k->gemm; i++)
+        if (tfe_isa_allowed(g[i].isa, cap))
+            k->gemm = &g[i];
+    const tfe_attention_impl *a = tfe_attention_impls(&n);
+    for (int i = 0; i < n && !k->attention; i++)
+        if (tfe_isa_allowed(a[i].isa, cap))
+            k->attention = &a[i];
+    const tfe_layernorm_impl *l = tfe_layernorm_impls(&n);
+    for (int i = 0; i < n && !k->layernorm; i++)
+        if (tfe_isa_allowed(l[i].isa, cap))
+            k->layernorm = &l[i];
+    tfe_gemm_blocking_init(k->gemm, &k->gemm_blocking);
+}
+
+void tfe_kernels_log(const tfe_kernels *k)
+{
+    const char *v = getenv("TFENC_VERBOSE");
+    if (!v || strcmp(v, "1") != 0)
+        return;
+    static int printed;
+    if (__atomic_exchange_n(&printed, 1, __ATOMIC_RELAXED))
+        return;
+    fprintf(stderr, "tfenc: isa %s; gemm %s (kc %d, mc %d); attention %s; layernorm %s\n",
+            tfe_isa_name(k->isa), k->gemm->name, k->gemm_blocking.kc, k->gemm_blocking.mc,
+            k->attention->name, k->layernorm->name);
+}

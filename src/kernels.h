@@ -1,0 +1,36 @@
+/* The kernel registry: best-first implementation lists per op and the selection function.
+ * Selection, tests and benchmarks walk the same lists, so no variant can be forgotten. */
+#ifndef TFE_KERNELS_H
+#define TFE_KERNELS_H
+
+#include "attention.h"
+#include "gemm.h"
+#include "layernorm.h"
+#include "peak.h"
+
+/* The chosen kernels, held by each model (and so by its sessions). */
+typedef struct tfe_kernels {
+    tfe_isa isa;                          /* the best ISA allowed: the cap met by the host */
+    const tfe_gemm_impl *gemm;
+    tfe_gemm_blocking gemm_blocking;
+    const tfe_attention_impl *attention;
+    const tfe_layernorm_impl *layernorm;
+} tfe_kernels;
+
+/* Best-first lists, scalar last; `count` receives the length. */
+const tfe_gemm_impl *tfe_gemm_impls(int *count);
+const tfe_attention_impl *tfe_attention_impls(int *count);
+const tfe_layernorm_impl *tfe_layernorm_impls(int *count);
+const tfe_peak_impl *tfe_peak_impls(int *count);
+
+/* 1 when the host supports `isa` and the cap allows it (cap TFE_ISA_AUTO allows all). */
+int tfe_isa_allowed(tfe_isa isa, tfe_isa cap);
+
+/* Pure: (host flags, cap) -> table. cap TFE_ISA_AUTO means "no cap" (the caller reads the
+ * TFENC_ISA environment variable, if it wants to, before calling). */
+void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
+
+/* Prints the table once to stderr when TFENC_VERBOSE=1. */
+void tfe_kernels_log(const tfe_kernels *k);
+
+#endif
