@@ -1,0 +1,74 @@
+/* AVX-512 GEMM micro-kernel 8x48 (mirrors tfe_gemm_4x16__scalar in src/gemm_scalar.c).
+ * Register budget: 8 rows × 3 zmm = 24 accumulators + 3 B vectors + 1 broadcast = 28 of 32.
+ * Per k step: 3 B loads + 8 broadcasts feed 24 FMAs, well inside two load ports. */
+#include <immintrin.h>
+
+#include "gemm.h"
+#include "vecmath_avx512.h"
+
+enum { MR = 8, NR = 48 };
+
+/* One tile with a compile-time row count M (the switch below instantiates 1..8). Columns past
+ * n are masked on every load and store of c and of the epilogue's bias/residual. */
+static inline __attribute__((always_inline)) void tile(const int M, int n, int kc,
+                                                       const float *a, size_t lda,
+                                                       const float *bp, float *c, size_t ldc,
+                                                       int accumulate, const tfe_gemm_epilogue *ep)
+{
+    __mmask16 mk[3];
+    for (int j = 0; j < 3; j++) {
+        int left = n - 16 * j;
+        mk[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    }
+    __m512 acc[MR][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+            acc[i][j] = accumulate ? _mm512_maskz_loadu_ps(mk[j], c + i * ldc + 16 * j)
+                                   : _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
+        bp += NR;
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) {
+            __m512 av = _mm512_set1_ps(a[i * lda + p]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+            acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+        }
+    }
+    if (ep) {
+        __m512 bias[3];
+        for (int j = 0; j < 3; j++)
+            bias[j] = ep->bias ? _mm512_maskz_loadu_ps(mk[j], ep->bias + 16 * j) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++)
+#pragma GCC unroll 3
+            for (int j = 0; j < 3; j++) {
+                __m512 v = tfe_act_avx512(ep->act, _mm512_add_ps(acc[i][j], bias[j]));
+                if (ep->residual)
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk[j], ep->residual + i * ep->ldr + 16 * j));
+                acc[i][j] = v;
+            }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+            _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
+}
+
+TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
+{
+    switch (m) {
+    case 8: tile(8, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 7: tile(7, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 6: tile(6, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 5: tile(5, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 4: tile(4, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 3: tile(3, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 2: tile(2, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    default: tile(1, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    }
+}

@@ -1,0 +1,84 @@
+/* exp, erf, tanh and the GEMM epilogue activations on ymm registers (static inline only, see
+ * STYLE.md). Mirrors the libm calls of src/activation.h to within ~1e-6 absolute error. */
+#ifndef TFE_VECMATH_AVX2_H
+#define TFE_VECMATH_AVX2_H
+
+#include <immintrin.h>
+
+#include "gemm.h"
+
+/* e^x: x = n·ln2 + r with |r| <= ln2/2, degree-6 polynomial, 2^n built in the exponent field.
+ * The clamp keeps n inside the normal range so the bit trick never overflows. */
+static inline __m256 tfe_exp_avx2(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* n in [-126, 127]: (n + 127) << 23 is the bit pattern of 2^n. */
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* erf(x), Abramowitz–Stegun 7.1.26 (|error| <= 1.5e-7), odd symmetry via the sign bit. */
+static inline __m256 tfe_erf_avx2(__m256 x)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                             _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), ax, _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    __m256 e = tfe_exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), ax), ax));
+    __m256 y = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f));
+    return _mm256_or_ps(y, _mm256_and_ps(sign, x));
+}
+
+/* tanh(u) = 1 - 2 / (e^{2u} + 1). */
+static inline __m256 tfe_tanh_avx2(__m256 u)
+{
+    __m256 e = tfe_exp_avx2(_mm256_add_ps(u, u));
+    return _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                         _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+}
+
+static inline __m256 tfe_act_avx2(int act, __m256 x)
+{
+    switch (act) {
+    case TFE_GEMM_ACT_RELU: return _mm256_max_ps(x, _mm256_setzero_ps());
+    case TFE_GEMM_ACT_GELU: {
+        __m256 e = tfe_erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+        return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                             _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    }
+    case TFE_GEMM_ACT_GELU_TANH: {
+        __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f),
+                                 _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x3, x));
+        return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                             _mm256_add_ps(_mm256_set1_ps(1.0f), tfe_tanh_avx2(u)));
+    }
+    default: return x;
+    }
+}
+
+/* Lane mask for the first `n` (0..8) floats, for maskload/maskstore tails. */
+static inline __m256i tfe_tail_mask_avx2(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#endif

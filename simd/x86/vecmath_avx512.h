@@ -1,0 +1,77 @@
+/* exp, erf, tanh and the GEMM epilogue activations on zmm registers (static inline only: a
+ * shared non-inline copy compiled with AVX-512 flags could be picked for AVX2 hosts). Mirrors
+ * the libm calls of src/activation.h to within ~2 ulp-scale absolute error (< 1e-6). */
+#ifndef TFE_VECMATH_AVX512_H
+#define TFE_VECMATH_AVX512_H
+
+#include <immintrin.h>
+
+#include "gemm.h"
+
+/* e^x: x = n·ln2 + r with |r| <= ln2/2, degree-6 polynomial for e^r, then scalef by 2^n
+ * (which also saturates cleanly to 0 / inf far outside the float range). */
+static inline __m512 tfe_exp_avx512(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(89.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* erf(x), Abramowitz–Stegun 7.1.26 (|error| <= 1.5e-7), odd symmetry via the sign bit. */
+static inline __m512 tfe_erf_avx512(__m512 x)
+{
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    __m512 ax = _mm512_andnot_ps(sign, x);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                             _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), ax, _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    p = _mm512_mul_ps(p, t);
+    __m512 e = tfe_exp_avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), ax), ax));
+    __m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+    return _mm512_or_ps(y, _mm512_and_ps(sign, x));
+}
+
+/* tanh(u) = 1 - 2 / (e^{2u} + 1): saturates correctly for large |u| through exp. */
+static inline __m512 tfe_tanh_avx512(__m512 u)
+{
+    __m512 e = tfe_exp_avx512(_mm512_add_ps(u, u));
+    return _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                         _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+}
+
+static inline __m512 tfe_act_avx512(int act, __m512 x)
+{
+    switch (act) {
+    case TFE_GEMM_ACT_RELU: return _mm512_max_ps(x, _mm512_setzero_ps());
+    case TFE_GEMM_ACT_GELU: {
+        __m512 e = tfe_erf_avx512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
+                             _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    }
+    case TFE_GEMM_ACT_GELU_TANH: {
+        __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.79788456080286536f),
+                                 _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
+                             _mm512_add_ps(_mm512_set1_ps(1.0f), tfe_tanh_avx512(u)));
+    }
+    default: return x;
+    }
+}
+
+#endif
