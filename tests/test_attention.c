@@ -1,0 +1,331 @@
+/* Attention tests: every registered kernel, alone and through the team driver, vs the oracle. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "ref.h"
+#include "tolerance.h"
+#include "util.h"
+
+enum { GUARD = 16 };
+
+static const int d_heads[] = {16, 20, 32, 64, 80, 96, 128};
+enum { N_DHEADS = (int)(sizeof d_heads / sizeof d_heads[0]) };
+
+/* How q and k are drawn: uniform at a magnitude, or with scores rising (falling) along the
+ * keys so that every key block brings a new row maximum (or none does). */
+enum pattern { RANDOM, RISING, FALLING };
+static const char *const pattern_names[] = {"random", "rising", "falling"};
+
+/* Lengths at the edges of the impl's query tile and key block, and one long sequence. */
+static int edge_lengths(const tfe_attention_impl *impl, int *out)
+{
+    const int cand[] = {1, impl->tq - 1, impl->tq, impl->tq + 1, impl->tk - 1, impl->tk,
+                        impl->tk + 1, 2 * impl->tk + 1, 301};
+    int n = 0;
+    for (int i = 0; i < (int)(sizeof cand / sizeof cand[0]); i++) {
+        int dup = cand[i] < 1;
+        for (int j = 0; j < n && !dup; j++)
+            dup = out[j] == cand[i];
+        if (!dup)
+            out[n++] = cand[i];
+    }
+    return n;
+}
+
+/* One kernel call on separate q, k, v buffers of exact size (rows of dh with NaN canaries in
+ * the gaps up to ld), o with canaries before the tile and in its row gaps. */
+static void kernel_case(const tfe_attention_impl *impl, int nq, int nk, int dh, float mag,
+                        enum pattern pat, uint64_t case_id)
+{
+    const size_t ld = (size_t)dh + 3, ldo = (size_t)dh + 5;
+    char what[256];
+    snprintf(what, sizeof what, "%s kernel nq=%d nk=%d dh=%d |q|,|k|<=%g %s case %llu",
+             impl->name, nq, nk, dh, (double)mag, pattern_names[pat],
+             (unsigned long long)case_id);
+    tt_rng rng = tt_rng_for(case_id);
+    float *q = tt_alloc((size_t)(nq - 1) * ld + dh), *k = tt_alloc((size_t)(nk - 1) * ld + dh);
+    float *v = tt_alloc((size_t)(nk - 1) * ld + dh);
+    tt_gaps_fill(q, nq, dh, ld), tt_gaps_fill(k, nk, dh, ld), tt_gaps_fill(v, nk, dh, ld);
+    for (int i = 0; i < nq; i++)
+        tt_fill(&rng, q + i * ld, (size_t)dh, -mag, mag);
+    for (int j = 0; j < nk; j++) {
+        if (pat == RANDOM) {
+            tt_fill(&rng, k + j * ld, (size_t)dh, -mag, mag);
+        } else {
+            /* k_j = q_0 · ramp: scores of query 0 grow (or shrink) linearly with j. */
+            float ramp = (float)(pat == RISING ? j + 1 : nk - j) / (float)nk;
+            for (int d = 0; d < dh; d++)
+                k[j * ld + d] = q[d] * ramp;
+        }
+        tt_fill(&rng, v + j * ld, (size_t)dh, -1.0f, 1.0f);
+    }
+    const size_t o_len = GUARD + (size_t)(nq - 1) * ldo + dh;
+    float *obuf = tt_alloc(o_len), *o = obuf + GUARD;
+    tt_canary_fill(obuf, o_len);
+    float *scratch = tt_alloc(tfe_attention_scratch_floats(impl, dh));
+    const float scale = 1.0f / sqrtf((float)dh);
+
+    impl->kernel(nq, nk, dh, q, k, v, ld, scale, o, ldo, scratch);
+
+    double *want = malloc(((size_t)nq * dh * 2 + (size_t)nq) * sizeof *want);
+    CHECK(want != NULL, "out of memory");
+    double *tol = want + (size_t)nq * dh, *smax = tol + (size_t)nq * dh;
+    ref_attention(nq, nk, dh, q, k, v, ld, scale, want, smax);
+    for (int i = 0; i < nq; i++)
+        for (int d = 0; d < dh; d++)
+            tol[(size_t)i * dh + d] = tol_attention(dh, nk, smax[i], 1.0);
+    tt_check_close(what, o, ldo, want, tol, nq, dh);
+    CHECK(tt_canary_check(obuf, GUARD) < 0, "%s: wrote before o", what);
+    long at = tt_gaps_check(o, nq, dh, ldo);
+    CHECK(at < 0, "%s: wrote o[%ld] in a row gap (ldo %zu)", what, at, ldo);
+    CHECK(tt_gaps_check(q, nq, dh, ld) < 0 && tt_gaps_check(k, nk, dh, ld) < 0 &&
+              tt_gaps_check(v, nk, dh, ld) < 0, "%s: wrote into q, k or v", what);
+    free(want), free(scratch), free(obuf), free(v), free(k), free(q);
+}
+
+/* Every d_head, query counts 1..tq at the edges, key counts at the tile and block edges. */
+static void kernel_sweep(const tfe_attention_impl *impl)
+{
+    int lengths[16];
+    const int n_len = edge_lengths(impl, lengths);
+    const int nqs[] = {1, impl->tq - 1, impl->tq};
+    uint64_t id = 0;
+    for (int di = 0; di < N_DHEADS; di++)
+        for (int qi = 0; qi < 3; qi++)
+            for (int ki = 0; ki < n_len; ki++, id++)
+                if (nqs[qi] >= 1 && (qi == 0 || nqs[qi] != nqs[qi - 1]))
+                    kernel_case(impl, nqs[qi], lengths[ki], d_heads[di], 1.0f, RANDOM, id);
+}
+
+/* Scores of magnitude ~100 and beyond: e^s overflows float unless the running max is
+ * subtracted, and the rising pattern makes every key block rescale what came before. */
+static void large_scores_sweep(const tfe_attention_impl *impl)
+{
+    const int nks[] = {impl->tk + 1, 3 * impl->tk + 5, 301};
+    const int dhs[] = {16, 64, 80};
+    uint64_t id = 100000;
+    for (int di = 0; di < 3; di++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int pat = RANDOM; pat <= FALLING; pat++, id++) {
+                /* Random: scores have a spread of mag²/3 ≈ 190. Rising/falling: query 0 meets
+                 * scores up to |q0|²·scale ≈ mag²/3·√dh ≈ 85..190 at the top key. */
+                float mag = pat == RANDOM ? 24.0f : 8.0f;
+                kernel_case(impl, impl->tq, nks[ki], dhs[di], mag, (enum pattern)pat, id);
+            }
+}
+
+/* A packed multi-sequence QKV buffer laid out as src/encoder.c builds it, and the driver's
+ * bookkeeping (offsets, query tiles). */
+typedef struct batch {
+    int n, heads, dh, tokens;
+    int *offsets, *tiles;
+    float *qkv; /* [tokens × 3D] */
+} batch;
+
+static batch batch_make(const tfe_attention_impl *impl, int heads, int dh, const int *lengths,
+                        int n, uint64_t case_id)
+{
+    batch B = {.n = n, .heads = heads, .dh = dh};
+    B.offsets = malloc(((size_t)n + 1) * sizeof(int));
+    B.tiles = malloc(((size_t)n + 1) * sizeof(int));
+    CHECK(B.offsets && B.tiles, "out of memory");
+    B.offsets[0] = B.tiles[0] = 0;
+    for (int b = 0; b < n; b++) {
+        B.offsets[b + 1] = B.offsets[b] + lengths[b];
+        B.tiles[b + 1] = B.tiles[b] + (lengths[b] + impl->tq - 1) / impl->tq;
+    }
+    B.tokens = B.offsets[n];
+    const size_t floats = (size_t)B.tokens * 3 * heads * dh;
+    B.qkv = tt_alloc(floats);
+    tt_rng rng = tt_rng_for(case_id);
+    tt_fill(&rng, B.qkv, floats, -1.5f, 1.5f);
+    return B;
+}
+
+static void batch_free(batch *B)
+{
+    free(B->offsets), free(B->tiles), free(B->qkv);
+}
+
+/* Runs the driver as a team of `threads`, one tid after the other (so the split is tested
+ * without OpenMP), into a canary-guarded ctx; returns the guarded buffer. */
+static float *run_team(const tfe_attention_impl *impl, const batch *B, int threads)
+{
+    const size_t D = (size_t)B->heads * B->dh, ctx_len = 2 * GUARD + (size_t)B->tokens * D;
+    float *ctx = tt_alloc(ctx_len);
+    tt_canary_fill(ctx, ctx_len);
+    const size_t stride = tfe_attention_scratch_floats(impl, B->dh);
+    float *scratch = tt_alloc((size_t)threads * stride);
+    tfe_attention_args args = {.batch = B->n, .offsets = B->offsets, .tiles = B->tiles,
+                               .n_heads = B->heads, .d_head = B->dh, .qkv = B->qkv,
+                               .ctx = ctx + GUARD, .scratch = scratch,
+                               .scratch_stride = stride};
+    for (int tid = 0; tid < threads; tid++)
+        tfe_attention_team(impl, &args, tid, threads);
+    free(scratch);
+    return ctx;
+}
+
+/* Each sequence and head of ctx against the oracle over that sequence's own keys only. */
+static void check_batch(const tfe_attention_impl *impl, const batch *B, const float *ctx,
+                        const char *what)
+{
+    const int dh = B->dh, D = B->heads * dh;
+    const size_t ld = 3 * (size_t)D, ctx_len = 2 * GUARD + (size_t)B->tokens * D;
+    CHECK(tt_canary_check(ctx, GUARD) < 0, "%s: wrote before ctx", what);
+    CHECK(tt_canary_check(ctx + ctx_len - GUARD, GUARD) < 0, "%s: wrote after ctx", what);
+    for (int b = 0; b < B->n; b++) {
+        const int len = B->offsets[b + 1] - B->offsets[b];
+        double *want = malloc(((size_t)len * dh * 2 + (size_t)len) * sizeof *want);
+        CHECK(want != NULL, "out of memory");
+        double *tol = want + (size_t)len * dh, *smax = tol + (size_t)len * dh;
+        for (int h = 0; h < B->heads; h++) {
+            const float *base = B->qkv + (size_t)B->offsets[b] * ld + (size_t)h * dh;
+            ref_attention(len, len, dh, base, base + D, base + 2 * D, ld,
+                          1.0f / sqrtf((float)dh), want, smax);
+            for (int i = 0; i < len; i++)
+                for (int d = 0; d < dh; d++)
+                    tol[(size_t)i * dh + d] = tol_attention(dh, len, smax[i], 1.5);
+            char full[384];
+            snprintf(full, sizeof full, "%s: sequence %d (len %d) head %d", what, b, len, h);
+            tt_check_close(full, ctx + GUARD + (size_t)B->offsets[b] * D + (size_t)h * dh,
+                           (size_t)D, want, tol, len, dh);
+        }
+        free(want);
+    }
+    (void)impl;
+}
+
+/* Several heads, sequences of every edge length in one batch; teams of 1, 2 and 3 threads
+ * must agree bit for bit. */
+static void team_sweep(const tfe_attention_impl *impl)
+{
+    int lengths[16];
+    const int n_len = edge_lengths(impl, lengths);
+    uint64_t id = 200000;
+    for (int di = 0; di < N_DHEADS; di++, id++) {
+        const int heads = d_heads[di] >= 96 ? 2 : 3;
+        batch B = batch_make(impl, heads, d_heads[di], lengths, n_len, id);
+        char what[256];
+        snprintf(what, sizeof what, "%s team heads=%d dh=%d %d sequences case %llu", impl->name,
+                 heads, d_heads[di], n_len, (unsigned long long)id);
+        float *one = run_team(impl, &B, 1);
+        check_batch(impl, &B, one, what);
+        const size_t len = 2 * GUARD + (size_t)B.tokens * heads * d_heads[di];
+        for (int t = 2; t <= 3; t++) {
+            float *many = run_team(impl, &B, t);
+            CHECK(memcmp(one, many, len * sizeof *one) == 0,
+                  "%s: %d threads differ from 1 thread", what, t);
+            free(many);
+        }
+        free(one);
+        batch_free(&B);
+    }
+}
+
+/* A sequence's context rows do not depend on its neighbours: alone, in a batch, and in the
+ * batch in reverse order give the same bits (the key-padding mask of DESIGN §1). */
+static void independence_sweep(const tfe_attention_impl *impl)
+{
+    const int lengths[] = {impl->tk + 3, 1, impl->tq + 1, 2 * impl->tk, 5};
+    const int n = (int)(sizeof lengths / sizeof lengths[0]), heads = 2, dh = 20, D = heads * dh;
+    int reversed[sizeof lengths / sizeof lengths[0]];
+    for (int b = 0; b < n; b++)
+        reversed[b] = lengths[n - 1 - b];
+    batch all = batch_make(impl, heads, dh, lengths, n, 300000);
+    batch rev = batch_make(impl, heads, dh, reversed, n, 300001);
+    /* Same token rows, sequence order reversed. */
+    for (int b = 0; b < n; b++)
+        memcpy(rev.qkv + (size_t)rev.offsets[n - 1 - b] * 3 * D,
+               all.qkv + (size_t)all.offsets[b] * 3 * D,
+               (size_t)lengths[b] * 3 * D * sizeof(float));
+    float *ctx_all = run_team(impl, &all, 2), *ctx_rev = run_team(impl, &rev, 2);
+    check_batch(impl, &all, ctx_all, impl->name);
+    for (int b = 0; b < n; b++) {
+        const size_t rows = (size_t)lengths[b] * D * sizeof(float);
+        batch one = batch_make(impl, heads, dh, &lengths[b], 1, 300002);
+        memcpy(one.qkv, all.qkv + (size_t)all.offsets[b] * 3 * D, rows * 3);
+        float *ctx_one = run_team(impl, &one, 1);
+        const float *in_batch = ctx_all + GUARD + (size_t)all.offsets[b] * D;
+        CHECK(memcmp(ctx_one + GUARD, in_batch, rows) == 0,
+              "%s: sequence %d (len %d) differs alone and in a batch", impl->name, b,
+              lengths[b]);
+        CHECK(memcmp(ctx_rev + GUARD + (size_t)rev.offsets[n - 1 - b] * D, in_batch, rows) == 0,
+              "%s: sequence %d (len %d) differs when the batch order is reversed", impl->name,
+              b, lengths[b]);
+        free(ctx_one);
+        batch_free(&one);
+    }
+    free(ctx_all), free(ctx_rev);
+    batch_free(&all), batch_free(&rev);
+}
+
+static void for_isa(tfe_isa isa, void (*body)(const tfe_attention_impl *))
+{
+    tt_require_isa(isa);
+    int n, ran = 0;
+    const tfe_attention_impl *impls = tfe_attention_impls(&n);
+    for (int i = 0; i < n; i++)
+        if (impls[i].isa == isa) {
+            body(&impls[i]);
+            ran++;
+        }
+    if (!ran)
+        SKIP("no %s attention impl in the registry", tfe_isa_name(isa));
+}
+
+TFE_TEST(attention, kernel_scalar) { for_isa(TFE_ISA_SCALAR, kernel_sweep); }
+TFE_TEST(attention, kernel_avx2) { for_isa(TFE_ISA_AVX2, kernel_sweep); }
+TFE_TEST(attention, kernel_avx512) { for_isa(TFE_ISA_AVX512, kernel_sweep); }
+TFE_TEST(attention, kernel_neon) { for_isa(TFE_ISA_NEON, kernel_sweep); }
+
+TFE_TEST(attention, large_scores_scalar) { for_isa(TFE_ISA_SCALAR, large_scores_sweep); }
+TFE_TEST(attention, large_scores_avx2) { for_isa(TFE_ISA_AVX2, large_scores_sweep); }
+TFE_TEST(attention, large_scores_avx512) { for_isa(TFE_ISA_AVX512, large_scores_sweep); }
+TFE_TEST(attention, large_scores_neon) { for_isa(TFE_ISA_NEON, large_scores_sweep); }
+
+TFE_TEST(attention, team_scalar) { for_isa(TFE_ISA_SCALAR, team_sweep); }
+TFE_TEST(attention, team_avx2) { for_isa(TFE_ISA_AVX2, team_sweep); }
+TFE_TEST(attention, team_avx512) { for_isa(TFE_ISA_AVX512, team_sweep); }
+TFE_TEST(attention, team_neon) { for_isa(TFE_ISA_NEON, team_sweep); }
+
+TFE_TEST(attention, independence_scalar) { for_isa(TFE_ISA_SCALAR, independence_sweep); }
+TFE_TEST(attention, independence_avx2) { for_isa(TFE_ISA_AVX2, independence_sweep); }
+TFE_TEST(attention, independence_avx512) { for_isa(TFE_ISA_AVX512, independence_sweep); }
+TFE_TEST(attention, independence_neon) { for_isa(TFE_ISA_NEON, independence_sweep); }
+
+/* Every impl is reachable by the per-ISA tests, named <variant>__<isa>, and selection picks
+ * the first allowed entry; scalar is last. */
+TFE_TEST(attention, registry)
+{
+    int n;
+    const tfe_attention_impl *impls = tfe_attention_impls(&n);
+    CHECK(n >= 1 && impls[n - 1].isa == TFE_ISA_SCALAR, "the attention list must end with scalar");
+    for (int i = 0; i < n; i++) {
+        const tfe_attention_impl *a = &impls[i];
+        CHECK(a->isa >= TFE_ISA_SCALAR && a->isa < TFE_ISA_COUNT, "%s: bad isa %d", a->name,
+              (int)a->isa);
+        const char *suffix = strstr(a->name, "__");
+        CHECK(suffix && strcmp(suffix + 2, tfe_isa_name(a->isa)) == 0,
+              "%s: name must end in __%s", a->name, tfe_isa_name(a->isa));
+        CHECK(a->tq >= 1 && a->tk >= 1, "%s: tq %d tk %d", a->name, a->tq, a->tk);
+        CHECK(a->kernel != NULL, "%s: no kernel", a->name);
+        CHECK(tfe_attention_scratch_floats(a, 16) % 16 == 0,
+              "%s: scratch size must keep per-thread slices 64-byte aligned", a->name);
+    }
+    for (int cap = TFE_ISA_AUTO; cap < TFE_ISA_COUNT; cap++) {
+        tfe_kernels k;
+        tfe_kernels_select((tfe_isa)cap, &k);
+        const tfe_attention_impl *first = NULL;
+        for (int i = 0; i < n && !first; i++)
+            if (tfe_isa_allowed(impls[i].isa, (tfe_isa)cap))
+                first = &impls[i];
+        CHECK(k.attention == first, "cap %s: selected %s, expected %s",
+              tfe_isa_name((tfe_isa)cap), k.attention ? k.attention->name : "NULL",
+              first ? first->name : "NULL");
+    }
+}

@@ -1,0 +1,413 @@
+/* GEMM tests: every registered micro-kernel and the blocked, threaded driver vs the oracle. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+#include "ref.h"
+#include "tolerance.h"
+#include "util.h"
+
+enum { GUARD = 16 }; /* canary floats before (and, in the tight layout, after) each output */
+
+/* What the epilogue of the last K block does; ep == 0 passes a NULL epilogue. */
+typedef struct epi_case {
+    const char *name;
+    int ep, bias, act, residual;
+} epi_case;
+
+static const epi_case epis[] = {
+    {"no-epilogue", 0, 0, TFE_GEMM_ACT_NONE, 0},
+    {"empty-epilogue", 1, 0, TFE_GEMM_ACT_NONE, 0},
+    {"bias", 1, 1, TFE_GEMM_ACT_NONE, 0},
+    {"bias+relu", 1, 1, TFE_GEMM_ACT_RELU, 0},
+    {"bias+gelu", 1, 1, TFE_GEMM_ACT_GELU, 0},
+    {"bias+gelu_tanh", 1, 1, TFE_GEMM_ACT_GELU_TANH, 0},
+    {"residual", 1, 0, TFE_GEMM_ACT_NONE, 1},
+    {"bias+gelu+residual", 1, 1, TFE_GEMM_ACT_GELU, 1},
+};
+enum { N_EPIS = (int)(sizeof epis / sizeof epis[0]), EPI_FULL = N_EPIS - 1 };
+
+/* Per-element tolerances for an oracle result (see tolerance.h). */
+static void gemm_tolerances(int m, int n, int k, const double *want, const double *mag,
+                            const float *residual, size_t ldr, int act, double *tol)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            size_t e = (size_t)i * n + j;
+            double t = tol_act(act, tol_gemm(k, mag[e]), mag[e]) + tol_round(want[e]);
+            if (residual)
+                t += tol_round(residual[(size_t)i * ldr + j]);
+            tol[e] = t;
+        }
+}
+
+/* One micro-kernel call. wide = 1: strides wider than the rows, canaries in the gaps, and the
+ * c and a buffers end exactly at the tile (ASan catches over-reads); wide = 0: dense rows
+ * with canaries after the tile. */
+static void ukernel_case(const tfe_gemm_impl *impl, int m, int n, int kc, int accumulate,
+                         const epi_case *e, int wide, uint64_t case_id)
+{
+    const int nr = impl->nr;
+    const size_t lda = (size_t)kc + (wide ? 3 : 0), ldc = (size_t)n + (wide ? 5 : 0);
+    const size_t ldr = (size_t)n + (wide ? 2 : 0);
+    char what[256];
+    snprintf(what, sizeof what, "%s ukernel m=%d n=%d kc=%d accumulate=%d %s %s case %llu",
+             impl->name, m, n, kc, accumulate, e->name, wide ? "wide" : "tight",
+             (unsigned long long)case_id);
+    tt_rng rng = tt_rng_for(case_id);
+
+    float *a = tt_alloc((size_t)(m - 1) * lda + kc);
+    tt_gaps_fill(a, m, kc, lda);
+    for (int i = 0; i < m; i++)
+        tt_fill(&rng, a + i * lda, (size_t)kc, -1.0f, 1.0f);
+    float *w = tt_alloc((size_t)n * kc);
+    tt_fill(&rng, w, (size_t)n * kc, -1.0f, 1.0f);
+    float *bp = tt_alloc((size_t)kc * nr);
+    tfe_pack_b(n, kc, nr, w, bp);
+    float *bias = e->bias ? tt_alloc((size_t)n) : NULL;
+    if (bias)
+        tt_fill(&rng, bias, (size_t)n, -1.0f, 1.0f);
+    float *res = NULL;
+    if (e->residual) {
+        res = tt_alloc((size_t)(m - 1) * ldr + n);
+        tt_gaps_fill(res, m, n, ldr);
+        for (int i = 0; i < m; i++)
+            tt_fill(&rng, res + i * ldr, (size_t)n, -2.0f, 2.0f);
+    }
+    const size_t tile = (size_t)(m - 1) * ldc + n;
+    float *cbuf = tt_alloc(GUARD + tile + (wide ? 0 : GUARD));
+    tt_canary_fill(cbuf, GUARD + tile + (wide ? 0 : GUARD));
+    float *c = cbuf + GUARD;
+    float *c0 = tt_alloc((size_t)m * n);
+    tt_fill(&rng, c0, (size_t)m * n, -1.0f, 1.0f);
+    for (int i = 0; i < m; i++)
+        memcpy(c + i * ldc, c0 + (size_t)i * n, (size_t)n * sizeof *c);
+
+    tfe_gemm_epilogue ep = {.bias = bias, .residual = res, .ldr = ldr, .act = e->act};
+    impl->ukernel(m, n, kc, a, lda, bp, c, ldc, accumulate, e->ep ? &ep : NULL);
+
+    double *want = malloc(3 * (size_t)m * n * sizeof *want);
+    CHECK(want != NULL, "out of memory");
+    double *mag = want + (size_t)m * n, *tol = mag + (size_t)m * n;
+    ref_gemm(m, n, kc, a, lda, w, (size_t)kc, accumulate ? c0 : NULL, (size_t)n, bias, e->act,
+             res, ldr, want, mag);
+    gemm_tolerances(m, n, kc, want, mag, res, ldr, e->act, tol);
+    tt_check_close(what, c, ldc, want, tol, m, n);
+    CHECK(tt_canary_check(cbuf, GUARD) < 0, "%s: wrote before the c tile", what);
+    long at = tt_gaps_check(c, m, n, ldc);
+    CHECK(at < 0, "%s: wrote c[%ld] in a row gap (ldc %zu)", what, at, ldc);
+    if (!wide)
+        CHECK(tt_canary_check(c + tile, GUARD) < 0, "%s: wrote past the c tile", what);
+    if (res)
+        CHECK(tt_gaps_check(res, m, n, ldr) < 0, "%s: wrote into the residual", what);
+    free(want), free(c0), free(cbuf), free(res), free(bias), free(bp), free(w), free(a);
+}
+
+/* m = 1..mr, n around nr, kc from 1 to past a cache line multiple, every epilogue. The long
+ * kc values run with the two extreme epilogues only, to keep the sweep quick. */
+static void ukernel_sweep(const tfe_gemm_impl *impl)
+{
+    static const int kcs[] = {1, 2, 15, 16, 17, 64, 257};
+    const int ns[] = {1, impl->nr - 1, impl->nr};
+    uint64_t id = 0;
+    for (int m = 1; m <= impl->mr; m++)
+        for (int ni = 0; ni < 3; ni++) {
+            if (ns[ni] < 1 || (ni > 0 && ns[ni] == ns[ni - 1]))
+                continue;
+            for (size_t ki = 0; ki < sizeof kcs / sizeof kcs[0]; ki++)
+                for (int acc = 0; acc <= 1; acc++)
+                    for (int ei = 0; ei < N_EPIS; ei++)
+                        for (int wide = 0; wide <= 1; wide++) {
+                            id++;
+                            if (kcs[ki] > 17 && ei != 0 && ei != EPI_FULL)
+                                continue;
+                            ukernel_case(impl, m, ns[ni], kcs[ki], acc, &epis[ei], wide, id);
+                        }
+        }
+}
+
+/* A weight matrix packed for `impl`, with its unpacked copy for the oracle. */
+typedef struct weights {
+    float *w;
+    tfe_packed packed;
+} weights;
+
+static weights make_weights(const tfe_gemm_impl *impl, int n, int k, tt_rng *rng)
+{
+    weights W = {.w = tt_alloc((size_t)n * k), .packed = {.n = n, .k = k, .nr = impl->nr}};
+    tt_fill(rng, W.w, (size_t)n * k, -1.0f, 1.0f);
+    W.packed.data = tt_alloc(tfe_packed_floats(n, k, impl->nr));
+    tfe_pack_b(n, k, impl->nr, W.w, W.packed.data);
+    return W;
+}
+
+static void free_weights(weights *W)
+{
+    free(W->w), free(W->packed.data);
+}
+
+/* Inputs and a canary-guarded output of one driver product. */
+typedef struct product {
+    int m, n, k;
+    const epi_case *e;
+    float *a, *bias, *res, *cbuf, *c;
+    size_t lda, ldr, ldc, c_len;
+    weights W;
+    tfe_gemm_args args;
+} product;
+
+static void product_init(product *p, const tfe_gemm_impl *impl, int m, int n, int k,
+                         const epi_case *e, uint64_t case_id)
+{
+    tt_rng rng = tt_rng_for(case_id);
+    memset(p, 0, sizeof *p);
+    p->m = m, p->n = n, p->k = k, p->e = e;
+    p->lda = (size_t)k + 1, p->ldr = (size_t)n + 2, p->ldc = (size_t)n + 3;
+    p->a = tt_alloc((size_t)(m - 1) * p->lda + k);
+    tt_gaps_fill(p->a, m, k, p->lda);
+    for (int i = 0; i < m; i++)
+        tt_fill(&rng, p->a + i * p->lda, (size_t)k, -1.0f, 1.0f);
+    p->W = make_weights(impl, n, k, &rng);
+    if (e->bias) {
+        p->bias = tt_alloc((size_t)n);
+        tt_fill(&rng, p->bias, (size_t)n, -1.0f, 1.0f);
+    }
+    if (e->residual) {
+        p->res = tt_alloc((size_t)(m - 1) * p->ldr + n);
+        tt_gaps_fill(p->res, m, n, p->ldr);
+        for (int i = 0; i < m; i++)
+            tt_fill(&rng, p->res + i * p->ldr, (size_t)n, -2.0f, 2.0f);
+    }
+    p->c_len = GUARD + (size_t)(m - 1) * p->ldc + n;
+    p->cbuf = tt_alloc(p->c_len);
+    tt_canary_fill(p->cbuf, p->c_len);
+    p->c = p->cbuf + GUARD;
+    p->args = (tfe_gemm_args){.m = m, .a = p->a, .lda = p->lda, .b = &p->W.packed,
+                              .bias = p->bias, .residual = p->res, .ldr = p->ldr,
+                              .act = e->act, .c = p->c, .ldc = p->ldc};
+}
+
+static void product_free(product *p)
+{
+    free(p->a), free(p->bias), free(p->res), free(p->cbuf);
+    free_weights(&p->W);
+}
+
+/* Checks c against the oracle and the canaries around and between its rows. */
+static void product_check(const product *p, const char *what)
+{
+    const size_t mn = (size_t)p->m * p->n;
+    double *want = malloc(3 * mn * sizeof *want);
+    CHECK(want != NULL, "out of memory");
+    double *mag = want + mn, *tol = mag + mn;
+    ref_gemm(p->m, p->n, p->k, p->a, p->lda, p->W.w, (size_t)p->k, NULL, 0, p->bias, p->e->act,
+             p->res, p->ldr, want, mag);
+    gemm_tolerances(p->m, p->n, p->k, want, mag, p->res, p->ldr, p->e->act, tol);
+    tt_check_close(what, p->c, p->ldc, want, tol, p->m, p->n);
+    free(want);
+    CHECK(tt_canary_check(p->cbuf, GUARD) < 0, "%s: wrote before c", what);
+    long at = tt_gaps_check(p->c, p->m, p->n, p->ldc);
+    CHECK(at < 0, "%s: wrote c[%ld] in a row gap (ldc %zu)", what, at, p->ldc);
+}
+
+static int next_prime(int x)
+{
+    for (;; x++) {
+        int prime = x > 1;
+        for (int d = 2; d * d <= x && prime; d++)
+            prime = x % d != 0;
+        if (prime)
+            return x;
+    }
+}
+
+static void driver_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, int m, int n,
+                        int k, const epi_case *e, int threads, uint64_t case_id)
+{
+    product p;
+    product_init(&p, impl, m, n, k, e, case_id);
+    char what[256];
+    snprintf(what, sizeof what, "%s driver m=%d n=%d k=%d (kc %d) %s threads=%d case %llu",
+             impl->name, m, n, k, blk->kc, e->name, threads, (unsigned long long)case_id);
+    tfe_gemm(impl, blk, &p.args, threads);
+    product_check(&p, what);
+    product_free(&p);
+}
+
+/* The host's blocking with a K block of 32, which reaches the K block edges cheaply. */
+static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
+{
+    tfe_gemm_blocking blk;
+    tfe_gemm_blocking_init(impl, &blk);
+    blk.kc = 32;
+    return blk;
+}
+
+/* Shapes around mr, nr and the K block: with a small K block for every shape, then with the
+ * host's own blocking for k around its kc and for one large product. */
+static void driver_sweep(const tfe_gemm_impl *impl)
+{
+    const int mr = impl->mr, nr = impl->nr;
+    const int ms[] = {1, 2, mr - 1, mr, mr + 1, 37, 130};
+    const int ns[] = {1, nr - 1, nr, nr + 1, next_prime(2 * nr + 1)};
+    const tfe_gemm_blocking small = small_blocking(impl);
+    const int ks[] = {small.kc - 1, small.kc, small.kc + 1, 2 * small.kc + 3};
+    uint64_t id = 1000000;
+    for (int mi = 0; mi < 7; mi++)
+        for (int ni = 0; ni < 5; ni++)
+            for (int ki = 0; ki < 4; ki++, id++)
+                if (ms[mi] >= 1 && ns[ni] >= 1)
+                    driver_case(impl, &small, ms[mi], ns[ni], ks[ki],
+                                &epis[1 + (int)(id % (N_EPIS - 1))], 1, id);
+
+    tfe_gemm_blocking host;
+    tfe_gemm_blocking_init(impl, &host);
+    CHECK(host.kc >= 1, "%s: blocking kc %d", impl->name, host.kc);
+    const int hm[] = {1, mr + 1, 37}, hn[] = {nr + 1, next_prime(2 * nr + 1)};
+    const int hk[] = {host.kc - 1, host.kc, host.kc + 1, 2 * host.kc + 3};
+    for (int mi = 0; mi < 3; mi++)
+        for (int ni = 0; ni < 2; ni++)
+            for (int ki = 0; ki < 4; ki++, id++)
+                driver_case(impl, &host, hm[mi], hn[ni], hk[ki], &epis[EPI_FULL], 1, id);
+    driver_case(impl, &host, 128, 768, 768, &epis[EPI_FULL], 2, id++);
+}
+
+/* Same product computed by teams of 1..5: through tfe_gemm's OpenMP region (1, 2, 3 threads)
+ * and by calling tfe_gemm_team for every tid in turn; all must match bit for bit. */
+static void threads_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, int m, int n,
+                         int k, uint64_t case_id)
+{
+    product p;
+    product_init(&p, impl, m, n, k, &epis[EPI_FULL], case_id);
+    char what[256];
+    snprintf(what, sizeof what, "%s m=%d n=%d k=%d (kc %d) case %llu", impl->name, m, n, k,
+             blk->kc, (unsigned long long)case_id);
+    tfe_gemm(impl, blk, &p.args, 1);
+    product_check(&p, what);
+    float *first = tt_alloc(p.c_len);
+    memcpy(first, p.cbuf, p.c_len * sizeof *first);
+    for (int t = 2; t <= 5; t++)
+        for (int omp = 0; omp <= 1; omp++) {
+            if (omp && t > 3)
+                continue;
+            tt_canary_fill(p.cbuf, p.c_len);
+            if (omp)
+                tfe_gemm(impl, blk, &p.args, t);
+            else
+                for (int tid = 0; tid < t; tid++)
+                    tfe_gemm_team(impl, blk, &p.args, tid, t);
+            CHECK(memcmp(first, p.cbuf, p.c_len * sizeof *first) == 0,
+                  "%s: %s with %d threads differs from 1 thread", what,
+                  omp ? "tfe_gemm" : "tfe_gemm_team", t);
+        }
+    free(first);
+    product_free(&p);
+}
+
+static void threads_sweep(const tfe_gemm_impl *impl)
+{
+    const int mr = impl->mr, nr = impl->nr;
+    const tfe_gemm_blocking small = small_blocking(impl);
+    threads_case(impl, &small, 130, next_prime(3 * nr), 2 * small.kc + 3, 2000000);
+    threads_case(impl, &small, 37, nr + 1, small.kc + 1, 2000001);
+    threads_case(impl, &small, 1, 5 * nr + 3, small.kc - 1, 2000002);
+    threads_case(impl, &small, mr + 1, 1, 7, 2000003);
+    tfe_gemm_blocking host;
+    tfe_gemm_blocking_init(impl, &host);
+    threads_case(impl, &host, 64, 4 * nr, host.kc + 5, 2000004);
+}
+
+/* Runs `body` on every GEMM impl of `isa`, or skips when there is none to run. */
+static void for_isa(tfe_isa isa, void (*body)(const tfe_gemm_impl *))
+{
+    tt_require_isa(isa);
+    int n, ran = 0;
+    const tfe_gemm_impl *impls = tfe_gemm_impls(&n);
+    for (int i = 0; i < n; i++)
+        if (impls[i].isa == isa) {
+            body(&impls[i]);
+            ran++;
+        }
+    if (!ran)
+        SKIP("no %s GEMM impl in the registry", tfe_isa_name(isa));
+}
+
+TFE_TEST(gemm, ukernel_scalar) { for_isa(TFE_ISA_SCALAR, ukernel_sweep); }
+TFE_TEST(gemm, ukernel_avx2) { for_isa(TFE_ISA_AVX2, ukernel_sweep); }
+TFE_TEST(gemm, ukernel_avx512) { for_isa(TFE_ISA_AVX512, ukernel_sweep); }
+TFE_TEST(gemm, ukernel_neon) { for_isa(TFE_ISA_NEON, ukernel_sweep); }
+
+TFE_TEST(gemm, driver_scalar) { for_isa(TFE_ISA_SCALAR, driver_sweep); }
+TFE_TEST(gemm, driver_avx2) { for_isa(TFE_ISA_AVX2, driver_sweep); }
+TFE_TEST(gemm, driver_avx512) { for_isa(TFE_ISA_AVX512, driver_sweep); }
+TFE_TEST(gemm, driver_neon) { for_isa(TFE_ISA_NEON, driver_sweep); }
+
+TFE_TEST(gemm, threads_scalar) { for_isa(TFE_ISA_SCALAR, threads_sweep); }
+TFE_TEST(gemm, threads_avx2) { for_isa(TFE_ISA_AVX2, threads_sweep); }
+TFE_TEST(gemm, threads_avx512) { for_isa(TFE_ISA_AVX512, threads_sweep); }
+TFE_TEST(gemm, threads_neon) { for_isa(TFE_ISA_NEON, threads_sweep); }
+
+/* gemm.h lets the residual be the output itself (c += act(A·Wᵀ + bias) in place); that must
+ * hold when K spans several K blocks too. */
+TFE_TEST(gemm, residual_in_place)
+{
+    int n_impls;
+    const tfe_gemm_impl *impls = tfe_gemm_impls(&n_impls);
+    for (int i = 0; i < n_impls; i++) {
+        const tfe_gemm_impl *impl = &impls[i];
+        if (!tfe_isa_allowed(impl->isa, tt_isa_cap()))
+            continue;
+        const tfe_gemm_blocking blk = small_blocking(impl);
+        const int ks[] = {blk.kc - 1, 2 * blk.kc + 3};
+        for (int ki = 0; ki < 2; ki++) {
+            product p;
+            product_init(&p, impl, impl->mr + 3, impl->nr + 5, ks[ki], &epis[4], 3000000 + ki);
+            p.ldr = p.ldc;
+            p.res = tt_alloc(p.c_len - GUARD);
+            tt_rng rng = tt_rng_for(3000100 + ki);
+            for (int r = 0; r < p.m; r++)
+                tt_fill(&rng, p.c + r * p.ldc, (size_t)p.n, -2.0f, 2.0f);
+            memcpy(p.res, p.c, (p.c_len - GUARD) * sizeof *p.res);
+            p.args.residual = p.c, p.args.ldr = p.ldc;
+            tfe_gemm(impl, &blk, &p.args, 1);
+            char what[256];
+            snprintf(what, sizeof what, "%s residual == c, m=%d n=%d k=%d (kc %d)", impl->name,
+                     p.m, p.n, p.k, blk.kc);
+            product_check(&p, what);
+            product_free(&p);
+        }
+    }
+}
+
+/* Every impl is reachable by one of the per-ISA tests above, is named <tile>__<isa>, and
+ * selection picks the first allowed entry, with scalar last and always there. */
+TFE_TEST(gemm, registry)
+{
+    int n;
+    const tfe_gemm_impl *impls = tfe_gemm_impls(&n);
+    CHECK(n >= 1 && impls[n - 1].isa == TFE_ISA_SCALAR, "the GEMM list must end with scalar");
+    for (int i = 0; i < n; i++) {
+        const tfe_gemm_impl *g = &impls[i];
+        CHECK(g->isa >= TFE_ISA_SCALAR && g->isa < TFE_ISA_COUNT, "%s: bad isa %d", g->name,
+              (int)g->isa);
+        const char *suffix = strstr(g->name, "__");
+        CHECK(suffix && strcmp(suffix + 2, tfe_isa_name(g->isa)) == 0,
+              "%s: name must end in __%s", g->name, tfe_isa_name(g->isa));
+        CHECK(g->mr >= 1 && g->nr >= 1, "%s: mr %d nr %d", g->name, g->mr, g->nr);
+        CHECK(g->ukernel != NULL, "%s: no micro-kernel", g->name);
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(impls[j].name, g->name) != 0, "%s is registered twice", g->name);
+    }
+    for (int cap = TFE_ISA_AUTO; cap < TFE_ISA_COUNT; cap++) {
+        tfe_kernels k;
+        tfe_kernels_select((tfe_isa)cap, &k);
+        const tfe_gemm_impl *first = NULL;
+        for (int i = 0; i < n && !first; i++)
+            if (tfe_isa_allowed(impls[i].isa, (tfe_isa)cap))
+                first = &impls[i];
+        CHECK(k.gemm == first, "cap %s: selected %s, expected %s", tfe_isa_name((tfe_isa)cap),
+              k.gemm ? k.gemm->name : "NULL", first ? first->name : "NULL");
+    }
+}
