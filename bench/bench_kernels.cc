@@ -1,0 +1,325 @@
+// Kernel rows of tfenc-bench: machine peaks, and every registry impl of GEMM, attention and
+// LayerNorm that the host supports and TFENC_ISA allows, on the preset models' shapes.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench_common.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+extern "C" {
+#include "attention.h"
+#include "gemm.h"
+#include "layernorm.h"
+#include "peak.h"
+}
+
+namespace tfb {
+
+static int team_size()
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+static int team_id()
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// peak/<impl>/t<n>: the registry's FMA kernels; peak/triad/t<n>: STREAM-like triad.
+
+static void bm_peak(benchmark::State &st, const tfe_peak_impl *impl, int threads)
+{
+    // About 10 ms of work per iteration, sized from the peak measured at startup.
+    double per_iter = impl->kernel(1); // FLOPs of one round on one thread
+    double peak = peak_gflops(impl->isa, threads);
+    long iters = (long)(0.01 * (peak > 0 ? peak / threads : 1.0) * 1e9 / per_iter);
+    if (iters < 1000)
+        iters = 1000;
+    double flops_total = 0.0;
+    Meter meter;
+    for (auto _ : st) {
+        double flops = 0.0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+#endif
+        flops += impl->kernel(iters);
+        flops_total += flops;
+    }
+    meter.stop();
+    set_flops(st, meter, flops_total / (double)st.iterations(), impl->isa, threads);
+}
+
+static void bm_triad(benchmark::State &st, int threads)
+{
+    float *a, *b, *c;
+    size_t n;
+    triad_arrays(&a, &b, &c, &n);
+    long nn = (long)n;
+    Meter meter;
+    for (auto _ : st) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+        for (long i = 0; i < nn; i++)
+            a[i] = b[i] + 0.5f * c[i];
+        benchmark::ClobberMemory();
+    }
+    meter.stop();
+    set_bytes(st, meter, 3.0 * (double)n * sizeof(float), threads);
+}
+
+void register_peaks()
+{
+    int n;
+    const tfe_peak_impl *impls = tfe_peak_impls(&n);
+    for (int i = 0; i < n; i++) {
+        const tfe_peak_impl *impl = &impls[i];
+        if (!tfe_isa_allowed(impl->isa, opts().cap))
+            continue;
+        for (int t : opts().threads)
+            reg("peak/" + std::string(impl->name) + "/" + tname(t),
+                [impl, t](benchmark::State &st) { bm_peak(st, impl, t); })
+                ->Unit(benchmark::kMillisecond);
+    }
+    for (int t : opts().threads)
+        reg("peak/triad/" + tname(t), [t](benchmark::State &st) { bm_triad(st, t); })
+            ->Unit(benchmark::kMillisecond);
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm/<impl>/<M>x<N>x<K>/t<n>: C[M×N] = A[M×K]·Wᵀ, W [N×K] packed once with tfe_pack_b.
+
+// A model's four weight products (out x in) and the row counts benchmarked for it.
+struct GemmModel {
+    const char *name;
+    int d, f;                     // d_model, d_ff
+    std::vector<int> rows;        // M for the tfenc impls and baselines
+    std::vector<int> rows_ref;    // M for the scalar reference
+};
+
+static std::vector<GemmModel> gemm_models()
+{
+    if (opts().quick)
+        return {{"bert-base", 768, 3072, {1, 128}, {1, 16}}};
+    // BERT-base: the full grid (1024 = a batch of 8×128); the smaller models: latency (1, 16)
+    // and one batch size, enough to tell whether they behave like BERT's shapes.
+    return {{"bert-base", 768, 3072, {1, 16, 128, 512, 1024}, {1, 16, 128}},
+            {"minilm", 384, 1536, {1, 16, 128}, {1, 128}},
+            {"seed-base", 512, 2048, {1, 16, 128}, {1, 128}}};
+}
+
+static void bm_gemm_tfenc(benchmark::State &st, const tfe_gemm_impl *impl, const GemmShape &s,
+                          int threads)
+{
+    const bool cold = s.m <= kStreamRows;
+    const WeightBank &wb = weight_bank(
+        "packed" + std::to_string(impl->nr), s.n, s.k, tfe_packed_floats(s.n, s.k, impl->nr),
+        cold, [&](float *dst) {
+            Buf raw((size_t)s.n * s.k);
+            raw.fill_random(7);
+            tfe_pack_b(s.n, s.k, impl->nr, raw.data(), dst);
+        });
+    Buf a((size_t)s.m * s.k), c((size_t)s.m * s.n);
+    a.fill_random(3);
+    tfe_gemm_blocking blk;
+    tfe_gemm_blocking_init(impl, &blk);
+    tfe_packed p;
+    p.n = s.n, p.k = s.k, p.nr = impl->nr, p.data = wb.copies[0];
+    tfe_gemm_args g;
+    std::memset(&g, 0, sizeof g);
+    g.m = s.m, g.a = a.data(), g.lda = (size_t)s.k, g.b = &p;
+    g.act = TFE_GEMM_ACT_NONE, g.c = c.data(), g.ldc = (size_t)s.n;
+    size_t i = 0;
+    Meter meter;
+    for (auto _ : st) {
+        p.data = wb.copies[i++ % wb.copies.size()];
+        tfe_gemm(impl, &blk, &g, threads);
+        benchmark::ClobberMemory();
+    }
+    meter.stop();
+    set_flops(st, meter, 2.0 * s.m * s.n * s.k, impl->isa, threads);
+    if (cold)
+        set_bytes(st, meter, 4.0 * s.n * s.k, threads);
+}
+
+void register_gemm()
+{
+    std::vector<GemmProvider> providers;
+    int n;
+    const tfe_gemm_impl *impls = tfe_gemm_impls(&n);
+    for (int i = 0; i < n; i++) {
+        const tfe_gemm_impl *impl = &impls[i];
+        if (!tfe_isa_allowed(impl->isa, opts().cap))
+            continue;
+        providers.push_back({impl->name, impl->isa, impl->isa == TFE_ISA_SCALAR,
+                             [impl](benchmark::State &st, const GemmShape &s, int t) {
+                                 bm_gemm_tfenc(st, impl, s, t);
+                             }});
+    }
+    for (auto &b : gemm_baselines())
+        providers.push_back(b);
+
+    // Shape by shape, so the impls of one shape sit together and share the weight copies.
+    for (const GemmModel &gm : gemm_models()) {
+        const int d = gm.d, f = gm.f;
+        const GemmShape prods[] = {{0, 3 * d, d}, {0, d, d}, {0, f, d}, {0, d, f}};
+        for (const GemmShape &pr : prods)
+            for (int m : gm.rows)
+                for (const GemmProvider &pv : providers) {
+                    bool on_grid = false;
+                    for (int r : pv.reference ? gm.rows_ref : gm.rows)
+                        on_grid |= r == m;
+                    if (!on_grid)
+                        continue;
+                    GemmShape s{m, pr.n, pr.k};
+                    for (int t : opts().threads) {
+                        std::string name = "gemm/" + pv.name + "/" + std::to_string(m) + "x" +
+                                           std::to_string(s.n) + "x" + std::to_string(s.k) +
+                                           "/" + tname(t);
+                        auto run = pv.run;
+                        reg(name, [run, s, t](benchmark::State &st) { run(st, s, t); });
+                    }
+                }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention/<impl>/h<H>d<dh>/b<B>s<S>/t<n>: tfe_attention_team over a packed QKV buffer.
+
+static void bm_attention(benchmark::State &st, const tfe_attention_impl *impl, int heads,
+                         int dh, int batch, int seq, int threads)
+{
+    const int D = heads * dh, tq = impl->tq;
+    const size_t tokens = (size_t)batch * seq;
+    Buf qkv(tokens * 3 * D), ctx(tokens * D);
+    qkv.fill_random(11);
+    std::vector<int> offsets(batch + 1), tiles(batch + 1);
+    for (int b = 0; b <= batch; b++) {
+        offsets[b] = b * seq;
+        tiles[b] = b * ((seq + tq - 1) / tq);
+    }
+    size_t stride = tfe_attention_scratch_floats(impl, dh);
+    Buf scratch(stride * threads);
+    tfe_attention_args a;
+    std::memset(&a, 0, sizeof a);
+    a.batch = batch, a.offsets = offsets.data(), a.tiles = tiles.data();
+    a.n_heads = heads, a.d_head = dh, a.qkv = qkv.data(), a.ctx = ctx.data();
+    a.scratch = scratch.data(), a.scratch_stride = stride;
+    Meter meter;
+    for (auto _ : st) {
+        if (threads <= 1) {
+            tfe_attention_team(impl, &a, 0, 1);
+        } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+            tfe_attention_team(impl, &a, team_id(), team_size());
+        }
+        benchmark::ClobberMemory();
+    }
+    meter.stop();
+    set_flops(st, meter, 4.0 * seq * seq * dh * heads * batch, impl->isa, threads);
+}
+
+void register_attention()
+{
+    struct Heads { int h, dh; };
+    // The presets' head shapes: BERT-base 12×64, MiniLM 12×32 (d 384), seed-base 8×64.
+    std::vector<Heads> heads = {{12, 64}, {12, 32}, {8, 64}};
+    std::vector<int> seqs = {16, 128, 512}, batches = {1, 8};
+    if (opts().quick)
+        heads = {{12, 64}}, seqs = {128}, batches = {1};
+    int n;
+    const tfe_attention_impl *impls = tfe_attention_impls(&n);
+    for (const Heads &hd : heads)
+        for (int b : batches)
+            for (int s : seqs)
+                for (int i = 0; i < n; i++) {
+                    const tfe_attention_impl *impl = &impls[i];
+                    if (!tfe_isa_allowed(impl->isa, opts().cap))
+                        continue;
+                    // The scalar reference skips the largest case (seconds per call).
+                    if (impl->isa == TFE_ISA_SCALAR && b * s * s > 8 * 128 * 128)
+                        continue;
+                    for (int t : opts().threads) {
+                        std::string name = "attention/" + std::string(impl->name) + "/h" +
+                                           std::to_string(hd.h) + "d" + std::to_string(hd.dh) +
+                                           "/b" + std::to_string(b) + "s" + std::to_string(s) +
+                                           "/" + tname(t);
+                        reg(name, [impl, hd, b, s, t](benchmark::State &st) {
+                            bm_attention(st, impl, hd.h, hd.dh, b, s, t);
+                        });
+                    }
+                }
+}
+
+// ---------------------------------------------------------------------------------------------
+// layernorm/<impl>/d<D>/rows<R>/t<n>: residual add + LayerNorm, rows split over the team.
+
+static void bm_layernorm(benchmark::State &st, const tfe_layernorm_impl *impl, int d, int rows,
+                         int threads)
+{
+    Buf x((size_t)rows * d), r((size_t)rows * d), y((size_t)rows * d), g(d), b(d);
+    x.fill_random(21), r.fill_random(22), g.fill_random(23, 0.5f, 1.5f), b.fill_random(24);
+    const float eps = 1e-5f;
+    Meter meter;
+    for (auto _ : st) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+        {
+            // The encoder's split: contiguous row ranges, one per thread.
+            int nt = team_size(), tid = team_id();
+            int base = rows / nt, extra = rows % nt;
+            int lo = tid * base + (tid < extra ? tid : extra);
+            int hi = lo + base + (tid < extra ? 1 : 0);
+            for (int i = lo; i < hi; i++)
+                impl->kernel(d, x.data() + (size_t)i * d, r.data() + (size_t)i * d, g.data(),
+                             b.data(), eps, y.data() + (size_t)i * d);
+        }
+        benchmark::ClobberMemory();
+    }
+    meter.stop();
+    // x and r read, y written, gamma and beta read once.
+    set_bytes(st, meter, 4.0 * (3.0 * rows * d + 2.0 * d), threads);
+}
+
+void register_layernorm()
+{
+    struct Case { int d, rows; };
+    std::vector<Case> cases = {{768, 16}, {768, 128}, {768, 1024}, {384, 128}, {384, 1024},
+                               {512, 128}, {512, 1024}};
+    if (opts().quick)
+        cases = {{768, 128}};
+    int n;
+    const tfe_layernorm_impl *impls = tfe_layernorm_impls(&n);
+    for (const Case &c : cases)
+        for (int i = 0; i < n; i++) {
+            const tfe_layernorm_impl *impl = &impls[i];
+            if (!tfe_isa_allowed(impl->isa, opts().cap))
+                continue;
+            for (int t : opts().threads) {
+                std::string name = "layernorm/" + std::string(impl->name) + "/d" +
+                                   std::to_string(c.d) + "/rows" + std::to_string(c.rows) + "/" +
+                                   tname(t);
+                reg(name, [impl, c, t](benchmark::State &st) {
+                    bm_layernorm(st, impl, c.d, c.rows, t);
+                });
+            }
+        }
+}
+
+} // namespace tfb
