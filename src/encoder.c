@@ -19,7 +19,9 @@ struct tfe_session {
     const tfe_model *model;
     int threads;
     int cap_batch, cap_tokens;   /* what the workspace is sized for */
-    float *x, *t, *qkv, *ctx, *ff; /* [tokens×D] ×2, [tokens×3D], [tokens×D], [tokens×F] */
+    float *x, *t;                /* [tokens×D] each: hidden state and its ping-pong partner */
+    float *big;                  /* [tokens × max(4D, F)]: qkv + ctx, later reused for ff */
+    float *qkv, *ctx, *ff;       /* views into big: [tokens×3D], [tokens×D], [tokens×F] */
     float *scratch;              /* attention scratch, threads × scratch_stride */
     size_t scratch_stride;
     int *offsets, *tiles;        /* [cap_batch + 1] each */
@@ -44,10 +46,18 @@ static int default_threads(void)
 #endif
 }
 
+/* Floats per token of the shared buffer: qkv and ctx live together during attention, the FFN
+ * hidden activations reuse the same memory once both are dead. */
+static size_t big_floats_per_token(const tfe_config *c)
+{
+    size_t attn = 4 * (size_t)c->d_model;
+    return attn > (size_t)c->d_ff ? attn : (size_t)c->d_ff;
+}
+
 /* Floats of activation memory for `tokens` packed rows: linear in tokens, nothing of S². */
 static size_t activation_floats(const tfe_config *c, size_t tokens)
 {
-    return tokens * (6 * (size_t)c->d_model + (size_t)c->d_ff);
+    return tokens * (2 * (size_t)c->d_model + big_floats_per_token(c));
 }
 
 size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
@@ -62,9 +72,9 @@ size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
 
 static void free_workspace(tfe_session *s)
 {
-    free(s->x), free(s->t), free(s->qkv), free(s->ctx), free(s->ff), free(s->scratch);
+    free(s->x), free(s->t), free(s->big), free(s->scratch);
     free(s->offsets), free(s->tiles);
-    s->x = s->t = s->qkv = s->ctx = s->ff = s->scratch = NULL;
+    s->x = s->t = s->big = s->qkv = s->ctx = s->ff = s->scratch = NULL;
     s->offsets = s->tiles = NULL;
     s->cap_batch = s->cap_tokens = 0;
     s->workspace_bytes = 0;
@@ -85,13 +95,13 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, tfe_error *err)
                                                      c->d_model / c->n_heads);
     s->x = tfe_alloc_floats(T * D);
     s->t = tfe_alloc_floats(T * D);
-    s->qkv = tfe_alloc_floats(T * 3 * D);
-    s->ctx = tfe_alloc_floats(T * D);
-    s->ff = tfe_alloc_floats(T * (size_t)c->d_ff);
+    s->big = tfe_alloc_floats(T * big_floats_per_token(c));
+    s->qkv = s->ff = s->big;
+    s->ctx = s->big ? s->big + T * 3 * D : NULL;
     s->scratch = tfe_alloc_floats((size_t)s->threads * s->scratch_stride);
     s->offsets = malloc(((size_t)nb + 1) * sizeof(int));
     s->tiles = malloc(((size_t)nb + 1) * sizeof(int));
-    if (!s->x || !s->t || !s->qkv || !s->ctx || !s->ff || !s->scratch || !s->offsets ||
+    if (!s->x || !s->t || !s->big || !s->scratch || !s->offsets ||
         !s->tiles) {
         free_workspace(s);
         return tfe_fail(err, TFE_ERR_NOMEM, "out of memory for a workspace of %d tokens", nt);

@@ -40,13 +40,8 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     kc = kc / 16 * 16;
     if (kc < 64)
         kc = 64;
-    /* Half of L2 for the mc×kc block of A that every panel of this thread re-reads. */
-    int mc = (int)(ci->l2 / 2 / ((long)kc * (long)sizeof(float)));
-    mc = mc / impl->mr * impl->mr;
-    if (mc < impl->mr)
-        mc = impl->mr;
     blk->kc = kc;
-    blk->mc = mc;
+    blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
 }
 
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
@@ -71,7 +66,12 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     tfe_split_range(mblocks, tm, tid / tn, &mb_lo, &mb_hi);
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
-    const int kc_max = blk->kc, mc = blk->mc;
+    const int kc_max = blk->kc;
+    /* Rows per M block: its A (mc×kc) and C (mc × this thread's columns) share half of L2. */
+    long cols = (long)(p_hi - p_lo) * nr;
+    int mc = (int)(blk->l2_floats / (cols + kc_max)) / mr * mr;
+    if (mc < mr)
+        mc = mr;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         for (int k0 = 0; k0 < k; k0 += kc_max) {

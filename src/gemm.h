@@ -47,7 +47,7 @@ typedef struct tfe_gemm_impl {
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2);
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512);
-TFE_GEMM_UKERNEL(tfe_gemm_8x16__neon);
+TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon);
 
 /* Weights packed for one impl. */
 typedef struct tfe_packed {
@@ -62,8 +62,9 @@ void tfe_pack_b(int n, int k, int nr, const float *w, float *dst);
 
 /* Cache blocking derived from the host caches and the impl. */
 typedef struct tfe_gemm_blocking {
-    int kc; /* K block: a kc×nr panel slice stays in L1 while the rows of A stream by */
-    int mc; /* M block: an mc×kc block of A stays in L2 across all panels */
+    int kc;        /* K block: a kc×nr panel slice stays in L1 while the rows of A stream by */
+    long l2_floats; /* L2 budget: an M block's rows of A (mc×kc) and of C (mc × this thread's
+                      columns) stay in L2 across all K blocks, so C is never re-streamed */
 } tfe_gemm_blocking;
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);

@@ -15,7 +15,7 @@ static const tfe_gemm_impl gemm_impls[] = {
     {"6x16__avx2", TFE_ISA_AVX2, 6, 16, tfe_gemm_6x16__avx2},
 #endif
 #if TFE_HAVE_NEON
-    {"8x16__neon", TFE_ISA_NEON, 8, 16, tfe_gemm_8x16__neon},
+    {"8x8__neon", TFE_ISA_NEON, 8, 8, tfe_gemm_8x8__neon},
 #endif
     {"4x16__scalar", TFE_ISA_SCALAR, 4, 16, tfe_gemm_4x16__scalar},
 };
@@ -147,7 +147,8 @@ void tfe_kernels_log(const tfe_kernels *k)
     static int printed;
     if (__atomic_exchange_n(&printed, 1, __ATOMIC_RELAXED))
         return;
-    fprintf(stderr, "tfenc: isa %s; gemm %s (kc %d, mc %d); attention %s; layernorm %s\n",
-            tfe_isa_name(k->isa), k->gemm->name, k->gemm_blocking.kc, k->gemm_blocking.mc,
+    fprintf(stderr, "tfenc: isa %s; gemm %s (kc %d, L2 budget %ld floats); attention %s; "
+            "layernorm %s\n", tfe_isa_name(k->isa), k->gemm->name, k->gemm_blocking.kc,
+            k->gemm_blocking.l2_floats,
             k->attention->name, k->layernorm->name);
 }
