@@ -1,0 +1,189 @@
+#!/bin/bash
+# CLI tests (TAP): `tfenc encode` on every fixture, bad inputs that must fail cleanly, and the
+# info and bench commands. Usage: test_cli.sh TFENC NPY_COMPARE FIXTURES_DIR
+set -u
+tfenc=$1 compare=$2 fixtures=$3
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tfenc-cli-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1)) failed=$((failed + 1))
+    echo "not ok $n - $1"
+    shift
+    for line in "$@"; do echo "# $line"; done
+}
+
+# Runs tfenc with the given arguments; leaves stdout, stderr and the status in $tmp/{out,err}
+# and $status.
+run() {
+    "$tfenc" "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    status=$?
+}
+
+# check_encode NAME DIR ARGS...: encode must succeed and match expected.npy within 1e-4,
+# with padded rows exactly 0.
+check_encode() {
+    local name=$1 dir=$2
+    shift 2
+    rm -f "$tmp/out.npy"
+    run encode --model "$dir" --ids "$dir/ids.npy" --out "$tmp/out.npy" "$@"
+    if [ $status -ne 0 ]; then
+        not_ok "$name" "exit status $status" "$(cat "$tmp/stderr")"
+    elif ! "$compare" "$tmp/out.npy" "$dir/expected.npy" 1e-4 "$dir/lengths.npy" \
+            >"$tmp/compare" 2>&1; then
+        not_ok "$name" "$(cat "$tmp/compare")"
+    else
+        ok "$name: $(cat "$tmp/compare")"
+    fi
+}
+
+# check_rejected NAME ARGS...: must exit non-zero with exactly one line on stderr, and leave no
+# output file (nor a temporary one) behind.
+check_rejected() {
+    local name=$1
+    shift
+    rm -f "$tmp/out/"*
+    run "$@"
+    local lines
+    lines=$(wc -l <"$tmp/stderr")
+    if [ $status -eq 0 ]; then
+        not_ok "$name" "exit status 0 for a bad input"
+    elif [ "$lines" -ne 1 ]; then
+        not_ok "$name" "stderr has $lines lines, expected 1:" "$(cat "$tmp/stderr")"
+    elif [ -n "$(ls -A "$tmp/out")" ]; then
+        not_ok "$name" "left files behind: $(ls -A "$tmp/out")"
+    else
+        ok "$name: $(cat "$tmp/stderr")"
+    fi
+}
+
+# Little-endian integer of `bytes` bytes at `offset` of a file, and overwriting one.
+read_le() { od -An -tu"$3" -j"$2" -N"$3" "$1" | tr -d ' '; }
+write_i64() { # FILE OFFSET VALUE (0 <= VALUE < 2^31, or -1)
+    local v=$3 bytes=""
+    for i in 0 1 2 3 4 5 6 7; do
+        if [ "$v" -lt 0 ]; then bytes+='\377'; else bytes+=$(printf '\\%03o' $(((v >> (8 * i)) & 255))); fi
+    done
+    printf "$bytes" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+data_offset() { echo $((10 + $(read_le "$1" 8 2))); } # .npy v1: magic, version, header length
+
+# ---- encode on every fixture ----
+for dir in "$fixtures"/*/; do
+    dir=${dir%/}
+    [ -f "$dir/expected.npy" ] || continue
+    name=$(basename "$dir")
+    check_encode "encode $name" "$dir" --lengths "$dir/lengths.npy"
+    check_encode "encode $name, 2 threads" "$dir" --lengths "$dir/lengths.npy" --threads 2
+done
+
+# ---- bad inputs (all against post_relu_sin: vocab 61, ids int64 [2,9]) ----
+base=$fixtures/post_relu_sin
+mkdir -p "$tmp/out" "$tmp/bad"
+out=$tmp/out/out.npy
+ids=$base/ids.npy lens=$base/lengths.npy
+
+cp "$ids" "$tmp/bad/float_ids.npy"
+at=$(grep -obUa "<i8" "$tmp/bad/float_ids.npy" | head -1 | cut -d: -f1)
+printf '<f4' | dd of="$tmp/bad/float_ids.npy" bs=1 seek="$at" conv=notrunc status=none
+check_rejected "ids of dtype float32" encode --model "$base" --ids "$tmp/bad/float_ids.npy" --out "$out"
+
+head -c 100 "$ids" >"$tmp/bad/short_header.npy"
+check_rejected "ids .npy cut inside the header" encode --model "$base" --ids "$tmp/bad/short_header.npy" --out "$out"
+
+size=$(wc -c <"$ids")
+head -c $((size - 4)) "$ids" >"$tmp/bad/short_data.npy"
+check_rejected "ids .npy cut inside the data" encode --model "$base" --ids "$tmp/bad/short_data.npy" --out "$out"
+
+printf 'not a numpy file at all' >"$tmp/bad/garbage.npy"
+check_rejected "ids file that is not .npy" encode --model "$base" --ids "$tmp/bad/garbage.npy" --out "$out"
+
+check_rejected "ids file missing" encode --model "$base" --ids "$tmp/bad/none.npy" --out "$out"
+
+check_rejected "model directory missing" encode --model "$tmp/no-such-model" --ids "$ids" --out "$out"
+
+cp "$ids" "$tmp/bad/id_vocab.npy"
+write_i64 "$tmp/bad/id_vocab.npy" $(($(data_offset "$ids") + 8 * 3)) 61
+check_rejected "token id equal to vocab_size" encode --model "$base" --ids "$tmp/bad/id_vocab.npy" --out "$out"
+
+cp "$ids" "$tmp/bad/id_negative.npy"
+write_i64 "$tmp/bad/id_negative.npy" $(($(data_offset "$ids") + 8 * 10)) -1
+check_rejected "token id -1" encode --model "$base" --ids "$tmp/bad/id_negative.npy" --out "$out"
+
+cp "$lens" "$tmp/bad/len_long.npy"
+write_i64 "$tmp/bad/len_long.npy" "$(data_offset "$lens")" 10
+check_rejected "length longer than the sequence" encode --model "$base" --ids "$ids" --lengths "$tmp/bad/len_long.npy" --out "$out"
+
+cp "$lens" "$tmp/bad/len_zero.npy"
+write_i64 "$tmp/bad/len_zero.npy" "$(($(data_offset "$lens") + 8))" 0
+check_rejected "length 0" encode --model "$base" --ids "$ids" --lengths "$tmp/bad/len_zero.npy" --out "$out"
+
+check_rejected "lengths for another batch size" encode --model "$base" --ids "$ids" --lengths "$fixtures/pre_gelu_learned_norm/lengths.npy" --out "$out"
+
+check_rejected "lengths given as a 2-d array" encode --model "$base" --ids "$ids" --lengths "$ids" --out "$out"
+
+check_rejected "output directory missing" encode --model "$base" --ids "$ids" --out "$tmp/out/none/out.npy"
+
+check_rejected "encode without --out" encode --model "$base" --ids "$ids"
+
+check_rejected "unknown option" encode --model "$base" --ids "$ids" --out "$out" --fast
+
+check_rejected "--threads not a number" encode --model "$base" --ids "$ids" --out "$out" --threads two
+
+# ---- info and bench ----
+run info
+keys_missing=""
+for key in "tfenc " "cpu:" "isa:" "caches:" "openmp:" "kernels:" "model:"; do
+    grep -q "^$key" "$tmp/stdout" || keys_missing+=" '$key'"
+done
+if [ $status -ne 0 ] || [ -n "$keys_missing" ]; then
+    not_ok "info" "exit status $status, missing lines:$keys_missing" "$(cat "$tmp/stdout" "$tmp/stderr")"
+else
+    ok "info"
+fi
+
+run info --model "$base"
+if [ $status -eq 0 ] && grep -q "d_model 32, heads 4, d_ff 64, layers 2" "$tmp/stdout"; then
+    ok "info --model"
+else
+    not_ok "info --model" "exit status $status" "$(cat "$tmp/stdout" "$tmp/stderr")"
+fi
+
+TFENC_ISA=scalar run info --model "$base"
+if [ $status -eq 0 ] && grep -q "^kernels: isa scalar; gemm [^ ]*__scalar; attention [^ ]*__scalar; layernorm [^ ]*__scalar" "$tmp/stdout"; then
+    ok "TFENC_ISA=scalar selects scalar kernels"
+else
+    not_ok "TFENC_ISA=scalar selects scalar kernels" "$(cat "$tmp/stdout" "$tmp/stderr")"
+fi
+
+TFENC_ISA=bogus run info --model "$base"
+if [ $status -eq 0 ] && grep -q "TFENC_ISA" "$tmp/stderr"; then
+    ok "unknown TFENC_ISA warns and is ignored"
+else
+    not_ok "unknown TFENC_ISA warns and is ignored" "exit status $status" "$(cat "$tmp/stderr")"
+fi
+
+run bench --preset minilm --seq 16 --iters 3 --json
+keys_missing=""
+for key in p50_ms p99_ms tokens_per_s gflops peak_pct isa threads batch seq; do
+    grep -q "\"$key\": *[^,}]" "$tmp/stdout" || keys_missing+=" $key"
+done
+if [ $status -ne 0 ] || [ -n "$keys_missing" ] || [ "$(wc -l <"$tmp/stdout")" -ne 1 ] ||
+        ! grep -q '"seq": 16[,}]' "$tmp/stdout"; then
+    not_ok "bench --json" "exit status $status, missing keys:$keys_missing" "$(cat "$tmp/stdout" "$tmp/stderr")"
+else
+    ok "bench --json"
+fi
+
+# bench prints progress on stderr before it fails, so only the last line is the error.
+run bench --preset no-such-model --iters 1
+if [ $status -ne 0 ] && tail -n 1 "$tmp/stderr" | grep -q "error: .*no-such-model"; then
+    ok "bench with an unknown preset: $(tail -n 1 "$tmp/stderr")"
+else
+    not_ok "bench with an unknown preset" "exit status $status" "$(cat "$tmp/stderr")"
+fi
+
+echo "1..$n"
+[ $failed -eq 0 ]

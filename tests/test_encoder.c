@@ -1,0 +1,503 @@
+/* End-to-end tests through the public API: the PyTorch fixtures under every ISA, packed
+ * output, bitwise determinism over threads and batch composition, workspace growth. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cli/npy.h"
+#include "cpu.h"
+#include "kernels.h"
+#include "tfenc.h"
+#include "tolerance.h"
+#include "util.h"
+
+/* One fixture case: inputs and PyTorch's float64 output, rounded to float32. */
+typedef struct fixture {
+    char name[64], dir[4096];
+    int batch, seq, d;
+    int32_t *ids, *lengths;
+    float *expected; /* [batch][seq][d], padded rows 0 */
+} fixture;
+
+static int32_t *to_i32(const npy_array *a, const char *path)
+{
+    CHECK(a->dtype == NPY_I64 || a->dtype == NPY_I32, "%s: expected an integer array", path);
+    int32_t *out = malloc(a->count * sizeof *out);
+    CHECK(out != NULL, "out of memory");
+    for (size_t i = 0; i < a->count; i++)
+        out[i] = a->dtype == NPY_I64 ? (int32_t)((const int64_t *)a->data)[i]
+                                     : ((const int32_t *)a->data)[i];
+    return out;
+}
+
+static fixture *fixture_load(const char *name)
+{
+    fixture *f = calloc(1, sizeof *f);
+    CHECK(f != NULL, "out of memory");
+    snprintf(f->name, sizeof f->name, "%s", name);
+    tt_path(f->dir, sizeof f->dir, tt_fixtures(), name);
+    char path[4200];
+    npy_array ids, lens, exp;
+    tfe_error err;
+    tt_path(path, sizeof path, f->dir, "ids.npy");
+    CHECK(npy_read(path, &ids, &err) == TFE_OK && ids.ndim == 2, "%s: %s", path, err.message);
+    f->batch = (int)ids.shape[0], f->seq = (int)ids.shape[1];
+    f->ids = to_i32(&ids, path);
+    npy_free(&ids);
+    tt_path(path, sizeof path, f->dir, "lengths.npy");
+    CHECK(npy_read(path, &lens, &err) == TFE_OK && lens.ndim == 1 && lens.shape[0] == f->batch,
+          "%s: %s", path, err.message);
+    f->lengths = to_i32(&lens, path);
+    npy_free(&lens);
+    tt_path(path, sizeof path, f->dir, "expected.npy");
+    CHECK(npy_read(path, &exp, &err) == TFE_OK && exp.dtype == NPY_F32 && exp.ndim == 3 &&
+              exp.shape[0] == f->batch && exp.shape[1] == f->seq,
+          "%s: %s", path, err.message);
+    f->d = (int)exp.shape[2];
+    f->expected = exp.data;
+    return f;
+}
+
+static void fixture_free(fixture *f)
+{
+    free(f->ids), free(f->lengths), free(f->expected), free(f);
+}
+
+/* The fixture cases: every directory under the fixture root that has an expected.npy. */
+static int fixture_names(char names[][64], int cap)
+{
+    DIR *d = opendir(tt_fixtures());
+    CHECK(d != NULL, "cannot open the fixture directory %s", tt_fixtures());
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        char dir[4096], path[4200];
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= 64)
+            continue;
+        tt_path(dir, sizeof dir, tt_fixtures(), e->d_name);
+        tt_path(path, sizeof path, dir, "expected.npy");
+        FILE *probe = fopen(path, "rb");
+        if (probe) {
+            fclose(probe);
+            snprintf(names[n++], 64, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    CHECK(n >= 1, "no fixture under %s", tt_fixtures());
+    return n;
+}
+
+static tfe_model *load(const char *dir, tfe_isa isa)
+{
+    tfe_model_options opts = {.isa = isa};
+    tfe_model *m = NULL;
+    tfe_error err;
+    tfe_status st = tfe_model_load(dir, &opts, &m, &err);
+    CHECK(st == TFE_OK && m, "loading %s: %s (%s)", dir, err.message, tfe_strerror(st));
+    return m;
+}
+
+static tfe_session *session(const tfe_model *m, int threads)
+{
+    tfe_session_options so = {.threads = threads, .max_batch = 1, .max_seq = 8};
+    tfe_session *s = NULL;
+    tfe_error err;
+    CHECK(tfe_session_create(m, &so, &s, &err) == TFE_OK && s, "session: %s", err.message);
+    return s;
+}
+
+/* Encodes into a fresh NaN-filled buffer (so an unwritten row cannot pass) and returns it. */
+static float *encode(tfe_session *s, const int32_t *ids, const int32_t *lengths, int batch,
+                     int seq, int d, int packed)
+{
+    size_t rows = (size_t)batch * seq;
+    if (packed) {
+        rows = 0;
+        for (int b = 0; b < batch; b++)
+            rows += (size_t)(lengths ? lengths[b] : seq);
+    }
+    float *out = malloc(rows * d * sizeof *out);
+    CHECK(out != NULL, "out of memory");
+    for (size_t i = 0; i < rows * d; i++)
+        out[i] = NAN;
+    tfe_error err;
+    tfe_status st = packed ? tfe_encode_packed(s, ids, lengths, batch, seq, out, &err)
+                           : tfe_encode(s, ids, lengths, batch, seq, out, &err);
+    CHECK(st == TFE_OK, "encode (batch %d, seq %d): %s", batch, seq, err.message);
+    return out;
+}
+
+/* Real rows within TOL_ENCODER of PyTorch, padded rows exactly zero. */
+static void check_fixture_output(const fixture *f, const float *out, const char *what)
+{
+    for (int b = 0; b < f->batch; b++)
+        for (int t = 0; t < f->seq; t++)
+            for (int j = 0; j < f->d; j++) {
+                size_t i = ((size_t)b * f->seq + t) * f->d + j;
+                if (t >= f->lengths[b]) {
+                    CHECK(out[i] == 0.0f, "%s: padded out[%d][%d][%d] = %g, must be 0", what, b,
+                          t, j, (double)out[i]);
+                } else {
+                    double diff = fabs((double)out[i] - (double)f->expected[i]);
+                    CHECK(diff <= TOL_ENCODER,
+                          "%s: out[%d][%d][%d] = %.7g, expected %.7g (|diff| %.3g > %g)", what,
+                          b, t, j, (double)out[i], (double)f->expected[i], diff, TOL_ENCODER);
+                }
+            }
+}
+
+enum { MAX_FIXTURES = 64 };
+
+/* Every fixture with the ISA capped at `isa`, on 1 and 2 threads. */
+static void fixtures_under(tfe_isa isa)
+{
+    tt_require_isa(isa);
+    char names[MAX_FIXTURES][64];
+    const int n = fixture_names(names, MAX_FIXTURES);
+    for (int i = 0; i < n; i++) {
+        fixture *f = fixture_load(names[i]);
+        tfe_model *m = load(f->dir, isa);
+        CHECK(tfe_model_isa(m) == isa, "%s: asked for %s, model runs %s", f->name,
+              tfe_isa_name(isa), tfe_isa_name(tfe_model_isa(m)));
+        CHECK(tfe_model_config(m)->d_model == f->d, "%s: d_model %d, expected.npy has %d",
+              f->name, tfe_model_config(m)->d_model, f->d);
+        for (int threads = 1; threads <= 2; threads++) {
+            char what[256];
+            snprintf(what, sizeof what, "fixture %s, isa %s (gemm %s, attention %s, layernorm "
+                     "%s), %d threads", f->name, tfe_isa_name(isa), tfe_model_kernel(m, "gemm"),
+                     tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"), threads);
+            tfe_session *s = session(m, threads);
+            float *out = encode(s, f->ids, f->lengths, f->batch, f->seq, f->d, 0);
+            check_fixture_output(f, out, what);
+            free(out);
+            tfe_session_free(s);
+        }
+        tfe_model_free(m);
+        fixture_free(f);
+    }
+}
+
+TFE_TEST(encoder, fixtures_scalar) { fixtures_under(TFE_ISA_SCALAR); }
+TFE_TEST(encoder, fixtures_avx2) { fixtures_under(TFE_ISA_AVX2); }
+TFE_TEST(encoder, fixtures_avx512) { fixtures_under(TFE_ISA_AVX512); }
+TFE_TEST(encoder, fixtures_neon) { fixtures_under(TFE_ISA_NEON); }
+
+/* A small random model (odd sizes, pre-LN, tanh GELU) for the tests that need no oracle. */
+static tfe_model *random_model(uint64_t seed, tfe_isa isa)
+{
+    tfe_config c = {.vocab_size = 37, .d_model = 60, .n_heads = 3, .d_ff = 100, .n_layers = 2,
+                    .max_positions = 320, .positional = TFE_POS_LEARNED,
+                    .activation = TFE_ACT_GELU_TANH, .norm_first = 1, .embed_scale = 1,
+                    .final_norm = 1, .layer_norm_eps = 1e-5f};
+    tfe_model_options opts = {.isa = isa};
+    tfe_model *m = NULL;
+    tfe_error err;
+    CHECK(tfe_model_create_random(&c, seed, &opts, &m, &err) == TFE_OK && m,
+          "tfe_model_create_random: %s", err.message);
+    return m;
+}
+
+/* Token ids for `batch` sequences of `seq`, drawn from the test seed. */
+static int32_t *random_ids(int batch, int seq, int vocab, uint64_t case_id)
+{
+    int32_t *ids = malloc((size_t)batch * seq * sizeof *ids);
+    CHECK(ids != NULL, "out of memory");
+    tt_rng rng = tt_rng_for(case_id);
+    for (size_t i = 0; i < (size_t)batch * seq; i++)
+        ids[i] = (int32_t)tt_uniform(&rng, 0.0f, (float)vocab - 0.01f);
+    return ids;
+}
+
+/* tfe_encode_packed writes exactly the real rows of tfe_encode, in order. */
+TFE_TEST(encoder, packed_matches_padded)
+{
+    char names[MAX_FIXTURES][64];
+    const int n = fixture_names(names, MAX_FIXTURES);
+    for (int i = 0; i < n; i++) {
+        fixture *f = fixture_load(names[i]);
+        tfe_model *m = load(f->dir, TFE_ISA_AUTO);
+        tfe_session *s = session(m, 2);
+        float *padded = encode(s, f->ids, f->lengths, f->batch, f->seq, f->d, 0);
+        float *packed = encode(s, f->ids, f->lengths, f->batch, f->seq, f->d, 1);
+        size_t row = 0;
+        for (int b = 0; b < f->batch; b++)
+            for (int t = 0; t < f->lengths[b]; t++, row++)
+                CHECK(memcmp(packed + row * f->d, padded + ((size_t)b * f->seq + t) * f->d,
+                             (size_t)f->d * sizeof(float)) == 0,
+                      "fixture %s: packed row %zu differs from out[%d][%d]", f->name, row, b, t);
+        free(packed), free(padded);
+        tfe_session_free(s);
+        tfe_model_free(m);
+        fixture_free(f);
+    }
+}
+
+/* The same call on 1, 2 and 3 threads gives the same bits (DESIGN §4). */
+static void check_threads(tfe_model *m, const int32_t *ids, const int32_t *lengths, int batch,
+                          int seq, const char *what)
+{
+    const int d = tfe_model_config(m)->d_model;
+    float *ref = NULL;
+    for (int threads = 1; threads <= 3; threads++) {
+        tfe_session *s = session(m, threads);
+        CHECK(tfe_session_threads(s) == threads, "%s: session has %d threads, asked for %d",
+              what, tfe_session_threads(s), threads);
+        float *out = encode(s, ids, lengths, batch, seq, d, 0);
+        tfe_session_free(s);
+        if (!ref) {
+            ref = out;
+            continue;
+        }
+        CHECK(memcmp(ref, out, (size_t)batch * seq * d * sizeof *out) == 0,
+              "%s: %d threads differ from 1 thread", what, threads);
+        free(out);
+    }
+    free(ref);
+}
+
+TFE_TEST(encoder, threads_bitwise)
+{
+    char names[MAX_FIXTURES][64];
+    const int n = fixture_names(names, MAX_FIXTURES);
+    for (int i = 0; i < n; i++) {
+        fixture *f = fixture_load(names[i]);
+        tfe_model *m = load(f->dir, TFE_ISA_AUTO);
+        check_threads(m, f->ids, f->lengths, f->batch, f->seq, f->name);
+        tfe_model_free(m);
+        fixture_free(f);
+    }
+    tfe_model *m = random_model(7, TFE_ISA_AUTO);
+    const int32_t lengths[] = {300, 1, 65, 17};
+    int32_t *ids = random_ids(4, 300, 37, 10);
+    check_threads(m, ids, lengths, 4, 300, "random model, lengths 300/1/65/17");
+    free(ids);
+    tfe_model_free(m);
+}
+
+/* A sequence's rows are the same bits alone (unpadded), inside a batch with sequences of
+ * other lengths, and in that batch reversed; padded rows are zero. */
+TFE_TEST(encoder, batch_independence)
+{
+    tfe_model *m = random_model(8, TFE_ISA_AUTO);
+    const int d = tfe_model_config(m)->d_model, seq = 140, batch = 5;
+    const int32_t lengths[] = {140, 9, 1, 64, 65};
+    int32_t reversed_len[5], *ids = random_ids(batch, seq, 37, 11);
+    int32_t *reversed_ids = malloc((size_t)batch * seq * sizeof *ids);
+    CHECK(reversed_ids != NULL, "out of memory");
+    for (int b = 0; b < batch; b++) {
+        reversed_len[b] = lengths[batch - 1 - b];
+        memcpy(reversed_ids + (size_t)b * seq, ids + (size_t)(batch - 1 - b) * seq,
+               (size_t)seq * sizeof *ids);
+    }
+    tfe_session *s = session(m, 2);
+    float *all = encode(s, ids, lengths, batch, seq, d, 0);
+    float *rev = encode(s, reversed_ids, reversed_len, batch, seq, d, 0);
+    for (int b = 0; b < batch; b++) {
+        float *alone = encode(s, ids + (size_t)b * seq, NULL, 1, lengths[b], d, 0);
+        const size_t bytes = (size_t)lengths[b] * d * sizeof(float);
+        const float *in_batch = all + (size_t)b * seq * d;
+        CHECK(memcmp(alone, in_batch, bytes) == 0,
+              "sequence %d (length %d): alone and in a batch differ", b, lengths[b]);
+        CHECK(memcmp(rev + (size_t)(batch - 1 - b) * seq * d, in_batch, bytes) == 0,
+              "sequence %d (length %d): differs when the batch order is reversed", b,
+              lengths[b]);
+        for (size_t i = (size_t)lengths[b] * d; i < (size_t)seq * d; i++)
+            CHECK(in_batch[i] == 0.0f, "sequence %d: padded element %zu is %g", b, i,
+                  (double)in_batch[i]);
+        for (size_t i = 0; i < (size_t)lengths[b] * d; i++)
+            CHECK(isfinite(in_batch[i]), "sequence %d: element %zu is %g", b, i,
+                  (double)in_batch[i]);
+        free(alone);
+    }
+    free(rev), free(all), free(reversed_ids), free(ids);
+    tfe_session_free(s);
+    tfe_model_free(m);
+}
+
+/* A session that grew for a big call, then serves a small one, gives the bits a fresh
+ * session gives. */
+TFE_TEST(encoder, session_reuse)
+{
+    tfe_model *m = random_model(9, TFE_ISA_AUTO);
+    const int d = tfe_model_config(m)->d_model;
+    int32_t *small = random_ids(2, 12, 37, 12), *big = random_ids(6, 200, 37, 13);
+    const int32_t small_len[] = {12, 5};
+    tfe_session *fresh = session(m, 2), *reused = session(m, 2);
+    const size_t before = tfe_session_workspace_bytes(reused);
+    free(encode(reused, big, NULL, 6, 200, d, 0));
+    CHECK(tfe_session_workspace_bytes(reused) > before, "workspace did not grow for 6 x 200");
+    float *a = encode(fresh, small, small_len, 2, 12, d, 0);
+    float *b = encode(reused, small, small_len, 2, 12, d, 0);
+    CHECK(memcmp(a, b, (size_t)2 * 12 * d * sizeof *a) == 0,
+          "a grown session's output differs from a fresh session's");
+    free(a), free(b), free(small), free(big);
+    tfe_session_free(fresh), tfe_session_free(reused);
+    tfe_model_free(m);
+}
+
+/* Workspace is linear in tokens: no S² term (no materialised score matrix). */
+TFE_TEST(encoder, workspace_linear_in_seq)
+{
+    tfe_model *m = random_model(10, TFE_ISA_AUTO);
+    for (int S = 64; S <= 4096; S *= 4) {
+        const size_t w1 = tfe_workspace_bytes(m, 1, S), w2 = tfe_workspace_bytes(m, 1, 2 * S);
+        const size_t w3 = tfe_workspace_bytes(m, 1, 3 * S), w4 = tfe_workspace_bytes(m, 1, 4 * S);
+        CHECK(w2 > w1 && w2 - w1 == w3 - w2 && w3 - w2 == w4 - w3,
+              "tfe_workspace_bytes(S = %d, 2S, 3S, 4S) = %zu, %zu, %zu, %zu is not linear", S, w1,
+              w2, w3, w4);
+        const size_t b2 = tfe_workspace_bytes(m, 2, S), b4 = tfe_workspace_bytes(m, 4, S);
+        CHECK(b4 - b2 <= 2 * (w2 - w1) + 64,
+              "4 x %d tokens need %zu bytes more than 2 x %d, but %d more tokens need %zu", S,
+              b4 - b2, S, S, w2 - w1);
+    }
+    size_t ws[4];
+    for (int i = 0; i < 4; i++) {
+        tfe_session_options so = {.threads = 2, .max_batch = 1, .max_seq = 256 * (i + 1)};
+        tfe_session *s = NULL;
+        CHECK(tfe_session_create(m, &so, &s, NULL) == TFE_OK, "session for %d tokens",
+              so.max_seq);
+        ws[i] = tfe_session_workspace_bytes(s);
+        tfe_session_free(s);
+    }
+    CHECK(ws[1] - ws[0] == ws[3] - ws[2], "session workspace for 256/512/768/1024 tokens "
+          "(%zu, %zu, %zu, %zu) is not linear", ws[0], ws[1], ws[2], ws[3]);
+    tfe_model_free(m);
+}
+
+/* Random models are reproducible from the seed, differ across seeds, and encode to finite
+ * values under every ISA, within TOL_ENCODER of each other. */
+TFE_TEST(encoder, random_model)
+{
+    const int32_t lengths[] = {300, 7, 64};
+    int32_t *ids = random_ids(3, 300, 37, 14);
+    tfe_model *m = random_model(11, TFE_ISA_SCALAR);
+    const int d = tfe_model_config(m)->d_model;
+    tfe_session *s = session(m, 2);
+    float *ref = encode(s, ids, lengths, 3, 300, d, 0);
+    tfe_session_free(s);
+    tfe_model_free(m);
+    for (size_t i = 0; i < (size_t)3 * 300 * d; i++)
+        CHECK(isfinite(ref[i]), "scalar output element %zu is %g", i, (double)ref[i]);
+    for (int isa = 0; isa < TFE_ISA_COUNT; isa++) {
+        if (!tfe_isa_allowed((tfe_isa)isa, tt_isa_cap()))
+            continue;
+        m = random_model(11, (tfe_isa)isa);
+        s = session(m, 2);
+        float *out = encode(s, ids, lengths, 3, 300, d, 0);
+        for (size_t i = 0; i < (size_t)3 * 300 * d; i++)
+            CHECK(fabsf(out[i] - ref[i]) <= TOL_ENCODER,
+                  "random model, isa %s: element %zu (sequence %zu, row %zu) is %.7g, scalar "
+                  "gives %.7g", tfe_isa_name((tfe_isa)isa), i, i / (300 * (size_t)d),
+                  i / d % 300, (double)out[i], (double)ref[i]);
+        free(out);
+        tfe_session_free(s);
+        tfe_model_free(m);
+    }
+    m = random_model(12, TFE_ISA_SCALAR);
+    s = session(m, 2);
+    float *other = encode(s, ids, lengths, 3, 300, d, 0);
+    CHECK(memcmp(ref, other, (size_t)300 * d * sizeof *ref) != 0,
+          "seeds 11 and 12 gave the same output");
+    free(other), free(ref), free(ids);
+    tfe_session_free(s);
+    tfe_model_free(m);
+}
+
+/* Every built-in preset validates and is constructible (minilm is built and run once). */
+TFE_TEST(encoder, presets)
+{
+    const char *names[] = {"bert-base", "minilm", "seed-base"};
+    for (int i = 0; i < 3; i++) {
+        tfe_config c;
+        CHECK(tfe_preset_config(names[i], &c) == 0, "preset %s unknown", names[i]);
+        CHECK(c.d_model > 0 && c.d_model % c.n_heads == 0 && c.n_layers > 0,
+              "preset %s: d_model %d n_heads %d n_layers %d", names[i], c.d_model, c.n_heads,
+              c.n_layers);
+    }
+    tfe_config c;
+    CHECK(tfe_preset_config("no-such-preset", &c) == -1, "an unknown preset must give -1");
+    CHECK(tfe_preset_config(NULL, &c) == -1, "a NULL preset name must give -1");
+    CHECK(tfe_preset_config("minilm", &c) == 0, "minilm");
+    tfe_model *m = NULL;
+    CHECK(tfe_model_create_random(&c, 1, NULL, &m, NULL) == TFE_OK, "minilm random model");
+    tfe_session *s = session(m, 2);
+    int32_t *ids = random_ids(1, 16, c.vocab_size, 15);
+    float *out = encode(s, ids, NULL, 1, 16, c.d_model, 0);
+    for (size_t i = 0; i < (size_t)16 * c.d_model; i++)
+        CHECK(isfinite(out[i]), "minilm output element %zu is %g", i, (double)out[i]);
+    free(out), free(ids);
+    tfe_session_free(s);
+    tfe_model_free(m);
+}
+
+/* The queries of the public API report what the model was built with. */
+TFE_TEST(encoder, model_queries)
+{
+    char dir[4096];
+    tt_path(dir, sizeof dir, tt_fixtures(), "pre_gelu_learned_norm");
+    tfe_model *m = load(dir, TFE_ISA_AUTO);
+    const tfe_config *c = tfe_model_config(m);
+    CHECK(c->vocab_size == 53 && c->d_model == 48 && c->n_heads == 3 && c->d_ff == 96 &&
+              c->n_layers == 2 && c->max_positions == 10 && c->positional == TFE_POS_LEARNED &&
+              c->activation == TFE_ACT_GELU && c->norm_first == 1 && c->embed_scale == 0 &&
+              c->final_norm == 1 && fabsf(c->layer_norm_eps - 1e-6f) < 1e-12f,
+          "config of %s does not match its config.json", dir);
+    /* No cap given: the best ISA the TFENC_ISA cap allows. */
+    tfe_isa best = TFE_ISA_SCALAR;
+    const tfe_isa order[] = {TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
+    for (int i = 2; i >= 0; i--)
+        if (tfe_isa_allowed(order[i], tt_isa_cap()))
+            best = order[i];
+    CHECK(tfe_model_isa(m) == best, "model runs %s, the best allowed is %s",
+          tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(best));
+    const char *ops[] = {"gemm", "attention", "layernorm"};
+    for (int i = 0; i < 3; i++) {
+        const char *k = tfe_model_kernel(m, ops[i]);
+        CHECK(k && strstr(k, "__"), "kernel for %s: %s", ops[i], k ? k : "NULL");
+        CHECK(tfe_isa_allowed((tfe_isa)tfe_isa_parse(strstr(k, "__") + 2), tt_isa_cap()),
+              "kernel %s is outside the TFENC_ISA cap", k);
+    }
+    CHECK(tfe_model_kernel(m, "no-such-op") == NULL, "an unknown op must give NULL");
+    CHECK(tfe_model_resident_bytes(m) >= (size_t)(53 + 10) * 48 * sizeof(float),
+          "resident bytes %zu do not even cover the embedding tables",
+          tfe_model_resident_bytes(m));
+    const int32_t lengths[] = {3, 10};
+    /* 2 per multiply-add, per layer: 8·s·D² (QKV + out) + 4·s²·D (QKᵀ, PV) + 4·s·D·F. */
+    double want = 0.0;
+    for (int b = 0; b < 2; b++) {
+        double s = lengths[b];
+        want += c->n_layers * (8.0 * s * 48 * 48 + 4.0 * s * s * 48 + 4.0 * s * 48 * 96);
+    }
+    CHECK(fabs(tfe_model_flops(m, 2, lengths) - want) <= 1e-9 * want,
+          "tfe_model_flops = %.0f, expected %.0f", tfe_model_flops(m, 2, lengths), want);
+    tfe_session *s = session(m, 1);
+    tfe_session_set_profiling(s, 1);
+    int32_t ids[] = {1, 2, 3};
+    free(encode(s, ids, NULL, 1, 3, 48, 0));
+    tfe_profile p;
+    tfe_session_profile(s, &p);
+    CHECK(p.total > 0.0 && p.qkv_gemm >= 0.0 && p.attention >= 0.0 && p.layernorm >= 0.0,
+          "profile after one encode: total %g", p.total);
+    tfe_session_free(s);
+    tfe_model_free(m);
+}
+
+/* The measuring functions report for supported ISAs only. */
+TFE_TEST(encoder, peak_and_triad)
+{
+    for (int isa = 0; isa < TFE_ISA_COUNT; isa++) {
+        double g = tfe_peak_gflops((tfe_isa)isa, 1, 0.01);
+        if (tfe_isa_supported((tfe_isa)isa))
+            CHECK(g > 0.0 && isfinite(g), "peak %s: %g GFLOP/s", tfe_isa_name((tfe_isa)isa), g);
+        else
+            CHECK(g == 0.0, "peak %s is unsupported but reports %g", tfe_isa_name((tfe_isa)isa),
+                  g);
+    }
+    double gbs = tfe_triad_gbs(1, 1 << 16);
+    CHECK(gbs > 0.0 && isfinite(gbs), "triad: %g GB/s", gbs);
+}
