@@ -192,6 +192,7 @@ typedef struct forward {
     const int32_t *ids;
     int batch, seq, tokens, packed_out;
     float *out;
+    tfe_barrier barrier; /* between ops; see parallel.h for why not omp barrier */
 } forward;
 
 enum phase { PH_EMBED, PH_QKV, PH_ATTN, PH_OUT, PH_FF1, PH_FF2, PH_LN, PH_COUNT };
@@ -200,13 +201,6 @@ enum phase { PH_EMBED, PH_QKV, PH_ATTN, PH_OUT, PH_FF1, PH_FF2, PH_LN, PH_COUNT 
 static void my_rows(int tokens, int tid, int nt, int *lo, int *hi)
 {
     tfe_split_range(tokens, nt, tid, lo, hi);
-}
-
-static void barrier(void)
-{
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
 }
 
 static void layernorm_rows(const tfe_kernels *k, int tokens, int D, const float *x,
@@ -243,7 +237,7 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
     double t0 = phase_time ? now_s() : 0.0;
 #define PHASE_END(ph)                                                                          \
     do {                                                                                       \
-        barrier();                                                                             \
+        tfe_barrier_wait(&f->barrier, nt);                                                     \
         if (phase_time) {                                                                      \
             double t1 = now_s();                                                               \
             phase_time[ph] += t1 - t0;                                                         \
@@ -362,6 +356,7 @@ static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *leng
     }
     forward f = {.s = s, .ids = ids, .batch = batch, .seq = seq, .tokens = tokens,
                  .packed_out = packed_out, .out = out};
+    tfe_barrier_init(&f.barrier);
     double phase[PH_COUNT] = {0};
     double start = now_s();
     int nt = s->threads;
