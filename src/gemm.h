@@ -74,7 +74,8 @@ typedef struct tfe_gemm_args {
     const float *a;   size_t lda;
     const tfe_packed *b;
     const float *bias;     /* [n] or NULL */
-    const float *residual; size_t ldr; /* [m×n] or NULL; may equal c */
+    const float *residual; size_t ldr; /* [m×n] or NULL; must not overlap c (the first K
+                                       * blocks write partial sums into c) */
     int act;
     float *c;         size_t ldc;
 } tfe_gemm_args;
