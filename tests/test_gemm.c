@@ -236,12 +236,14 @@ static void driver_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     product_free(&p);
 }
 
-/* The host's blocking with a K block of 32, which reaches the K block edges cheaply. */
+/* A K block of 32 and an L2 budget of three tile rows for one panel, so that small shapes
+ * cross K and M block edges (the host's L2 would hold every test product in one M block). */
 static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
 {
     tfe_gemm_blocking blk;
     tfe_gemm_blocking_init(impl, &blk);
     blk.kc = 32;
+    blk.l2_floats = 3L * impl->mr * (impl->nr + blk.kc);
     return blk;
 }
 
