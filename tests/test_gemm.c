@@ -351,38 +351,6 @@ TFE_TEST(gemm, threads_avx2) { for_isa(TFE_ISA_AVX2, threads_sweep); }
 TFE_TEST(gemm, threads_avx512) { for_isa(TFE_ISA_AVX512, threads_sweep); }
 TFE_TEST(gemm, threads_neon) { for_isa(TFE_ISA_NEON, threads_sweep); }
 
-/* gemm.h lets the residual be the output itself (c += act(A·Wᵀ + bias) in place); that must
- * hold when K spans several K blocks too. */
-TFE_TEST(gemm, residual_in_place)
-{
-    int n_impls;
-    const tfe_gemm_impl *impls = tfe_gemm_impls(&n_impls);
-    for (int i = 0; i < n_impls; i++) {
-        const tfe_gemm_impl *impl = &impls[i];
-        if (!tfe_isa_allowed(impl->isa, tt_isa_cap()))
-            continue;
-        const tfe_gemm_blocking blk = small_blocking(impl);
-        const int ks[] = {blk.kc - 1, 2 * blk.kc + 3};
-        for (int ki = 0; ki < 2; ki++) {
-            product p;
-            product_init(&p, impl, impl->mr + 3, impl->nr + 5, ks[ki], &epis[4], 3000000 + ki);
-            p.ldr = p.ldc;
-            p.res = tt_alloc(p.c_len - GUARD);
-            tt_rng rng = tt_rng_for(3000100 + ki);
-            for (int r = 0; r < p.m; r++)
-                tt_fill(&rng, p.c + r * p.ldc, (size_t)p.n, -2.0f, 2.0f);
-            memcpy(p.res, p.c, (p.c_len - GUARD) * sizeof *p.res);
-            p.args.residual = p.c, p.args.ldr = p.ldc;
-            tfe_gemm(impl, &blk, &p.args, 1);
-            char what[256];
-            snprintf(what, sizeof what, "%s residual == c, m=%d n=%d k=%d (kc %d)", impl->name,
-                     p.m, p.n, p.k, blk.kc);
-            product_check(&p, what);
-            product_free(&p);
-        }
-    }
-}
-
 /* Every impl is reachable by one of the per-ISA tests above, is named <tile>__<isa>, and
  * selection picks the first allowed entry, with scalar last and always there. */
 TFE_TEST(gemm, registry)
