@@ -12,7 +12,8 @@
 
 enum { GUARD = 16 };
 
-static const int d_heads[] = {16, 20, 32, 64, 80, 96, 128};
+/* Head sizes around the 16-float vector, odd ones, and the common 64/80/96/128. */
+static const int d_heads[] = {8, 12, 16, 20, 32, 64, 80, 96, 128};
 enum { N_DHEADS = (int)(sizeof d_heads / sizeof d_heads[0]) };
 
 /* How q and k are drawn: uniform at a magnitude, or with scores rising (falling) along the
