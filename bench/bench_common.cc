@@ -63,14 +63,17 @@ double triad_gbs(int threads)
     return g;
 }
 
-void measure_peaks()
+double measure_peaks()
 {
+    Meter m;
     for (int t : opts().threads) {
         for (int i = 0; i < TFE_ISA_COUNT; i++)
             if (tfe_isa_supported((tfe_isa)i))
                 peak_gflops((tfe_isa)i, t);
         triad_gbs(t);
     }
+    m.stop();
+    return m.other_cores();
 }
 
 tfe_isa baseline_isa()

@@ -33,8 +33,9 @@ Options &opts();
 // ---- measured peaks: once per (ISA, threads), at startup or on first use ----
 double peak_gflops(tfe_isa isa, int threads);
 double triad_gbs(int threads);
-// Measures every supported ISA and the triad for every thread count in opts().threads.
-void measure_peaks();
+// Measures every supported ISA and the triad for every thread count in opts().threads;
+// returns other_cores over the measurement (see Meter).
+double measure_peaks();
 // Peak a baseline library is compared with: the best ISA the cap allows on this host.
 tfe_isa baseline_isa();
 

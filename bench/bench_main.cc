@@ -22,7 +22,8 @@ static const char kUsage[] =
     "Google Benchmark's --benchmark_* flags:\n"
     "  --tfenc_quick          small grid (also TFENC_BENCH_QUICK=1)\n"
     "  --tfenc_threads=1,4,8  thread counts of every row (default: 1 and all cores)\n"
-    "  --tfenc_info           print the context (CPU, ISA, kernels, peaks) and exit\n"
+    "  --tfenc_info[=peaks]   print the context (CPU, ISA, kernels; with =peaks also the\n"
+    "                         measured peaks, a few seconds) and exit\n"
     "Default --benchmark_min_time is 0.2 s (encoder rows: 5x that). Environment: TFENC_ISA caps\n"
     "the ISA; for fair OpenBLAS rows run under env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE.\n";
 
@@ -82,7 +83,7 @@ static bool parse_threads(const char *s, std::vector<int> *out)
 }
 
 // Everything needed to tell from the JSON alone what ran, on what, with which settings.
-static void context(const ContextFn &add, bool with_peaks)
+static void context(const ContextFn &add, bool with_peaks, double peaks_noise)
 {
     const tfe_cpu_info *ci = tfe_cpu();
     add("tfenc_version", TFENC_VERSION);
@@ -181,6 +182,7 @@ static void context(const ContextFn &add, bool with_peaks)
                         fmt(peak_gflops((tfe_isa)i, t)));
             add("triad_gbs_t" + std::to_string(t), fmt(triad_gbs(t)));
         }
+        add("peaks_other_cores", fmt(peaks_noise, "%.2f"));
     }
 }
 
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
     Options &o = opts();
     const char *q = std::getenv("TFENC_BENCH_QUICK");
     o.quick = q && *q && std::strcmp(q, "0") != 0;
-    bool info = false, have_min_time = false;
+    bool info = false, info_peaks = false, have_min_time = false;
     std::vector<char *> args;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -197,6 +199,8 @@ int main(int argc, char **argv)
             o.quick = true;
         } else if (i > 0 && std::strcmp(a, "--tfenc_info") == 0) {
             info = true;
+        } else if (i > 0 && std::strcmp(a, "--tfenc_info=peaks") == 0) {
+            info = info_peaks = true;
         } else if (i > 0 && std::strncmp(a, "--tfenc_threads=", 16) == 0) {
             if (!parse_threads(a + 16, &o.threads)) {
                 std::fprintf(stderr, "tfenc-bench: bad %s (expected e.g. 1,4,8)\n", a);
@@ -237,10 +241,10 @@ int main(int argc, char **argv)
     o.measure = !flag_truthy(gb_flag(gb_args, "benchmark_list_tests", "false"));
 
     if (info) {
-        measure_peaks();
+        double noise = info_peaks ? measure_peaks() : 0.0;
         context([](const std::string &k, const std::string &v) {
             std::printf("%-22s %s\n", k.c_str(), v.c_str());
-        }, true);
+        }, info_peaks, noise);
         return 0;
     }
 
@@ -260,10 +264,15 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "%s\n", w.c_str());
         std::fprintf(stderr, "tfenc-bench: measuring peaks (%zu thread counts)...\n",
                      o.threads.size());
-        measure_peaks();
+        double noise = measure_peaks();
+        if (noise > 0.15)
+            std::fprintf(stderr,
+                         "tfenc-bench: warning: other processes used %.2f cores while the peaks "
+                         "were measured; pct_peak and pct_triad will be off (see other_cores)\n",
+                         noise);
         context([](const std::string &k, const std::string &v) {
             benchmark::AddCustomContext(k, v);
-        }, true);
+        }, true, noise);
     }
     run_benchmarks(gb_args);
     benchmark::Shutdown();
