@@ -12,8 +12,8 @@
 
 enum { GUARD = 16 };
 
-/* Head sizes around the 16-float vector, odd ones, and the common 64/80/96/128. */
-static const int d_heads[] = {8, 12, 16, 20, 32, 64, 80, 96, 128};
+/* Head sizes from 1, around the 16-float vector, odd ones, and the common 64/80/96/128. */
+static const int d_heads[] = {1, 3, 8, 12, 16, 20, 32, 64, 80, 96, 128};
 enum { N_DHEADS = (int)(sizeof d_heads / sizeof d_heads[0]) };
 
 /* How q and k are drawn: uniform at a magnitude, or with scores rising (falling) along the

@@ -79,6 +79,19 @@ for dir in "$fixtures"/*/; do
     check_encode "encode $name, 2 threads" "$dir" --lengths "$dir/lengths.npy" --threads 2
 done
 
+# ids as a 1-d [S] array: one sequence of full length (dhead80 has ids [1,5], length 5).
+cp "$fixtures/dhead80/ids.npy" "$tmp/ids_1d.npy"
+at=$(grep -obUa "(1, 5)" "$tmp/ids_1d.npy" | head -1 | cut -d: -f1)
+printf '(5,)  ' | dd of="$tmp/ids_1d.npy" bs=1 seek="$at" conv=notrunc status=none
+rm -f "$tmp/out.npy"
+run encode --model "$fixtures/dhead80" --ids "$tmp/ids_1d.npy" --out "$tmp/out.npy"
+if [ $status -eq 0 ] && "$compare" "$tmp/out.npy" "$fixtures/dhead80/expected.npy" 1e-4 \
+        >"$tmp/compare" 2>&1; then
+    ok "encode with 1-d ids: $(cat "$tmp/compare")"
+else
+    not_ok "encode with 1-d ids" "exit status $status" "$(cat "$tmp/stderr" "$tmp/compare" 2>/dev/null)"
+fi
+
 # ---- bad inputs (all against post_relu_sin: vocab 61, ids int64 [2,9]) ----
 base=$fixtures/post_relu_sin
 mkdir -p "$tmp/out" "$tmp/bad"

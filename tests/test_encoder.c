@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,92 @@ TFE_TEST(encoder, session_reuse)
           "a grown session's output differs from a fresh session's");
     free(a), free(b), free(small), free(big);
     tfe_session_free(fresh), tfe_session_free(reused);
+    tfe_model_free(m);
+}
+
+/* Sequences may be padded past max_positions as long as every length stays within it. */
+TFE_TEST(encoder, padding_beyond_max_positions)
+{
+    char dir[4096];
+    tt_path(dir, sizeof dir, tt_fixtures(), "post_relu_sin"); /* max_positions 12, seq 9 */
+    fixture *f = fixture_load("post_relu_sin");
+    tfe_model *m = load(dir, TFE_ISA_AUTO);
+    const int seq = 20;
+    int32_t *ids = calloc((size_t)f->batch * seq, sizeof *ids);
+    CHECK(ids != NULL, "out of memory");
+    for (int b = 0; b < f->batch; b++)
+        memcpy(ids + (size_t)b * seq, f->ids + (size_t)b * f->seq, (size_t)f->seq * sizeof *ids);
+    tfe_session *s = session(m, 2);
+    float *wide = encode(s, ids, f->lengths, f->batch, seq, f->d, 0);
+    for (int b = 0; b < f->batch; b++)
+        for (int t = 0; t < seq; t++)
+            for (int j = 0; j < f->d; j++) {
+                float got = wide[((size_t)b * seq + t) * f->d + j];
+                float want = t < f->seq ? f->expected[((size_t)b * f->seq + t) * f->d + j] : 0.0f;
+                CHECK(t < f->lengths[b] ? fabsf(got - want) <= TOL_ENCODER : got == 0.0f,
+                      "seq %d > max_positions: out[%d][%d][%d] = %g, expected %g", seq, b, t, j,
+                      (double)got, (double)want);
+            }
+    free(wide), free(ids);
+    tfe_session_free(s);
+    tfe_model_free(m);
+    fixture_free(f);
+}
+
+/* One model shared by threads, each with its own session (tfenc.h): concurrent encodes give
+ * the bits of a lone encode, so there is no hidden shared state. */
+typedef struct concurrent_job {
+    const tfe_model *m;
+    const int32_t *ids, *lengths;
+    int batch, seq;
+    float *out;
+} concurrent_job;
+
+static void *concurrent_encode(void *arg)
+{
+    concurrent_job *j = arg;
+    tfe_session_options so = {.threads = 2, .max_batch = 1, .max_seq = 8};
+    tfe_session *s = NULL;
+    if (tfe_session_create(j->m, &so, &s, NULL) != TFE_OK)
+        return NULL;
+    const int d = tfe_model_config(j->m)->d_model;
+    float *out = malloc((size_t)j->batch * j->seq * d * sizeof *out);
+    for (int rep = 0; out && rep < 3; rep++)
+        if (tfe_encode(s, j->ids, j->lengths, j->batch, j->seq, out, NULL) != TFE_OK) {
+            free(out);
+            out = NULL;
+        }
+    tfe_session_free(s);
+    j->out = out;
+    return NULL;
+}
+
+TFE_TEST(encoder, concurrent_sessions)
+{
+    tfe_model *m = random_model(13, TFE_ISA_AUTO);
+    const int d = tfe_model_config(m)->d_model, batch = 3, seq = 90;
+    const int32_t lengths[] = {90, 33, 64};
+    int32_t *ids = random_ids(batch, seq, 37, 16);
+    tfe_session *s = session(m, 2);
+    float *alone = encode(s, ids, lengths, batch, seq, d, 0);
+    tfe_session_free(s);
+    enum { N = 3 };
+    concurrent_job jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (concurrent_job){.m = m, .ids = ids, .lengths = lengths, .batch = batch,
+                                   .seq = seq};
+        CHECK(pthread_create(&th[i], NULL, concurrent_encode, &jobs[i]) == 0, "pthread_create");
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) {
+        CHECK(jobs[i].out != NULL, "thread %d: encode failed", i);
+        CHECK(memcmp(jobs[i].out, alone, (size_t)batch * seq * d * sizeof *alone) == 0,
+              "thread %d: concurrent encode differs from a lone one", i);
+        free(jobs[i].out);
+    }
+    free(alone), free(ids);
     tfe_model_free(m);
 }
 

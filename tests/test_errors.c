@@ -553,6 +553,18 @@ TFE_TEST(errors, model_directory_missing)
     expect_load_error(&d, TFE_ERR_IO, "cannot open", d.path);
 }
 
+TFE_TEST(errors, model_directory_path_too_long)
+{
+    char path[6000];
+    memset(path, 'a', sizeof path - 1);
+    path[sizeof path - 1] = 0;
+    tfe_model *m = (tfe_model *)&m;
+    tfe_error err;
+    tfe_status st = tfe_model_load(path, NULL, &m, &err);
+    CHECK(st == TFE_ERR_ARG && m == NULL && strstr(err.message, "too long"),
+          "a 5999-character directory: status %d, message %s", (int)st, err.message);
+}
+
 /* ---- encode arguments (model: vocab 61, max_positions 12) ---- */
 
 typedef struct loaded {
