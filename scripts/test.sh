@@ -46,9 +46,11 @@ step() {
         result=FAIL
         failed=$((failed + 1))
     fi
-    echo "$result (${secs}s)"
+    # meson test's tally ("Ok: 11 Fail: 0 ..."), when the step ran tests.
+    tally=$(grep -E '^(Ok|Fail|Skipped|Timeout): ' "$logs/$name.log" | tr -s ' ' | sed 's/ *$//' | paste -sd' ')
+    echo "$result (${secs}s) $tally"
     [ $rc -eq 0 ] || { tail -n 60 "$logs/$name.log"; echo "   (full log: $logs/$name.log)"; }
-    summary="$summary$(printf '%-30s %s %5ss' "$name" "$result" "$secs")
+    summary="$summary$(printf '%-30s %s %5ss  %s' "$name" "$result" "$secs" "$tally")
 "
 }
 
