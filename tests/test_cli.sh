@@ -59,15 +59,15 @@ check_rejected() {
     fi
 }
 
-# Little-endian integer of `bytes` bytes at `offset` of a file, and overwriting one.
+# Little-endian integer of N bytes at OFFSET of FILE; VALUE as N little-endian bytes written
+# as printf escapes (two's complement, so -1 works); overwriting an int64 inside a file.
 read_le() { od -An -tu"$3" -j"$2" -N"$3" "$1" | tr -d ' '; }
-write_i64() { # FILE OFFSET VALUE (0 <= VALUE < 2^31, or -1)
-    local v=$3 bytes=""
-    for i in 0 1 2 3 4 5 6 7; do
-        if [ "$v" -lt 0 ]; then bytes+='\377'; else bytes+=$(printf '\\%03o' $(((v >> (8 * i)) & 255))); fi
-    done
-    printf "$bytes" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+le_escapes() {
+    local out="" i
+    for ((i = 0; i < $2; i++)); do out+=$(printf '\\%03o' $((($1 >> (8 * i)) & 255))); done
+    printf '%s' "$out"
 }
+write_i64() { printf "$(le_escapes "$3" 8)" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 data_offset() { echo $((10 + $(read_le "$1" 8 2))); } # .npy v1: magic, version, header length
 
 # ---- encode on every fixture ----
@@ -90,6 +90,23 @@ if [ $status -eq 0 ] && "$compare" "$tmp/out.npy" "$fixtures/dhead80/expected.np
     ok "encode with 1-d ids: $(cat "$tmp/compare")"
 else
     not_ok "encode with 1-d ids" "exit status $status" "$(cat "$tmp/stderr" "$tmp/compare" 2>/dev/null)"
+fi
+
+# ids as int32: dhead80's int64 ids [1,5] rewritten as '<i4' (same header length, 4-byte data).
+hdr=$(data_offset "$fixtures/dhead80/ids.npy")
+{
+    head -c "$hdr" "$fixtures/dhead80/ids.npy" | sed "s/'<i8'/'<i4'/"
+    for v in $(od -An -td8 -j"$hdr" "$fixtures/dhead80/ids.npy"); do
+        printf "$(le_escapes "$v" 4)"
+    done
+} >"$tmp/ids_i32.npy"
+rm -f "$tmp/out.npy"
+run encode --model "$fixtures/dhead80" --ids "$tmp/ids_i32.npy" --lengths "$fixtures/dhead80/lengths.npy" --out "$tmp/out.npy"
+if [ $status -eq 0 ] && "$compare" "$tmp/out.npy" "$fixtures/dhead80/expected.npy" 1e-4 \
+        >"$tmp/compare" 2>&1; then
+    ok "encode with int32 ids: $(cat "$tmp/compare")"
+else
+    not_ok "encode with int32 ids" "exit status $status" "$(cat "$tmp/stderr" "$tmp/compare" 2>/dev/null)"
 fi
 
 # ---- bad inputs (all against post_relu_sin: vocab 61, ids int64 [2,9]) ----
@@ -124,6 +141,10 @@ check_rejected "token id equal to vocab_size" encode --model "$base" --ids "$tmp
 cp "$ids" "$tmp/bad/id_negative.npy"
 write_i64 "$tmp/bad/id_negative.npy" $(($(data_offset "$ids") + 8 * 10)) -1
 check_rejected "token id -1" encode --model "$base" --ids "$tmp/bad/id_negative.npy" --out "$out"
+
+cp "$ids" "$tmp/bad/id_huge.npy"
+write_i64 "$tmp/bad/id_huge.npy" "$(data_offset "$ids")" $((1 << 40))
+check_rejected "token id 2^40 (beyond int32)" encode --model "$base" --ids "$tmp/bad/id_huge.npy" --out "$out"
 
 cp "$lens" "$tmp/bad/len_long.npy"
 write_i64 "$tmp/bad/len_long.npy" "$(data_offset "$lens")" 10

@@ -276,6 +276,7 @@ TFE_TEST(encoder, threads_bitwise)
     const int32_t lengths[] = {300, 1, 65, 17};
     int32_t *ids = random_ids(4, 300, 37, 10);
     check_threads(m, ids, lengths, 4, 300, "random model, lengths 300/1/65/17");
+    check_threads(m, ids, NULL, 1, 1, "random model, one token");
     free(ids);
     tfe_model_free(m);
 }

@@ -1,9 +1,12 @@
 /* Bad inputs: each broken model directory, config or call is one test that expects its own
  * status code and a message naming the culprit, and never a crash. */
+#define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "tfenc.h"
@@ -394,6 +397,47 @@ TFE_TEST(errors, safetensors_missing)
     expect_load_error(&d, TFE_ERR_IO, "cannot open", "model.safetensors");
 }
 
+TFE_TEST(errors, safetensors_duplicate_tensor)
+{
+    model_dir d = copy_fixture(BASE);
+    st_file f = st_read(d.weights);
+    /* JSON allows the key twice; the second copy points at fresh bytes. */
+    cJSON *e = cJSON_Duplicate(tensor(&f, "layers.0.norm2.bias"), 1);
+    const double off[] = {(double)f.data_size, (double)f.data_size + 128};
+    set_numbers(e, "data_offsets", off, 2);
+    cJSON_AddItemToObject(f.header, "layers.0.norm2.bias", e);
+    unsigned char *grown = realloc(f.data, f.data_size + 128);
+    CHECK(grown != NULL, "out of memory");
+    memset(grown + f.data_size, 0, 128);
+    f.data = grown, f.data_size += 128;
+    st_write(d.weights, &f);
+    expect_load_error(&d, TFE_ERR_FORMAT, "'layers.0.norm2.bias'", "model.safetensors");
+}
+
+TFE_TEST(errors, safetensors_too_many_dims)
+{
+    model_dir d = copy_fixture(BASE);
+    st_file f = st_read(d.weights);
+    const double shape[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 32};
+    set_numbers(tensor(&f, "layers.1.norm2.weight"), "shape", shape, 10);
+    st_write(d.weights, &f);
+    expect_load_error(&d, TFE_ERR_FORMAT, "'layers.1.norm2.weight'", "model.safetensors");
+}
+
+TFE_TEST(errors, safetensors_is_a_directory)
+{
+    model_dir d = copy_fixture(BASE);
+    remove(d.weights);
+    CHECK(mkdir(d.weights, 0700) == 0, "mkdir %s", d.weights);
+    tfe_error err;
+    tfe_model *m = NULL;
+    tfe_status st = tfe_model_load(d.path, NULL, &m, &err);
+    rmdir(d.weights);
+    CHECK(st == TFE_ERR_IO && m == NULL && strstr(err.message, "model.safetensors"),
+          "model.safetensors is a directory: status %d, message %s", (int)st, err.message);
+    tt_rmdir(d.path);
+}
+
 TFE_TEST(errors, final_norm_half_present)
 {
     model_dir d = copy_fixture("pre_gelu_learned_norm");
@@ -536,6 +580,22 @@ TFE_TEST(errors, config_empty)
     model_dir d = copy_fixture(BASE);
     tt_write_file(d.config, "", 0);
     expect_load_error(&d, TFE_ERR_FORMAT, "JSON", "config.json");
+}
+
+TFE_TEST(errors, config_huge)
+{
+    model_dir d = copy_fixture(BASE);
+    /* 17 MiB of blanks around a valid object: nothing that size is a config. */
+    size_t n = 17u << 20;
+    char *text = malloc(n);
+    CHECK(text != NULL, "out of memory");
+    memset(text, ' ', n);
+    size_t len;
+    char *orig = (char *)tt_read_file(d.config, &len);
+    memcpy(text + n - len, orig, len);
+    tt_write_file(d.config, text, n);
+    free(orig), free(text);
+    expect_load_error(&d, TFE_ERR_FORMAT, "too large", "config.json");
 }
 
 TFE_TEST(errors, config_missing)
