@@ -12,41 +12,6 @@
 #define TFE_CPU_RELAX() __asm__ volatile("yield")
 #else
 #define TFE_CPU_RELAX() ((void)0)
-/* A sense-counting barrier for the team inside one encode call. libgomp's own barrier sleeps
- * in the kernel under OMP_WAIT_POLICY=passive (~50 µs per wake-up); between the ~100 op
- * boundaries of a forward pass every thread is about to have work again, so spinning briefly
- * is cheaper. After a bounded spin it yields, so oversubscribed hosts still make progress. */
-typedef struct tfe_barrier {
-    atomic_int arrived;    /* threads that reached the current barrier */
-    atomic_int generation; /* bumped by the last arrival; waiters watch it */
-} tfe_barrier;
-
-static inline void tfe_barrier_init(tfe_barrier *b)
-{
-    atomic_init(&b->arrived, 0);
-    atomic_init(&b->generation, 0);
-}
-
-/* All `nthreads` members of the team must call it; memory written before is visible after. */
-static inline void tfe_barrier_wait(tfe_barrier *b, int nthreads)
-{
-    if (nthreads <= 1)
-        return;
-    int gen = atomic_load_explicit(&b->generation, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == nthreads - 1) {
-        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&b->generation, 1, memory_order_release);
-        return;
-    }
-    for (unsigned spins = 0; atomic_load_explicit(&b->generation, memory_order_acquire) == gen;
-         spins++) {
-        if (spins < 20000)
-            TFE_CPU_RELAX();
-        else
-            sched_yield();
-    }
-}
-
 #endif
 
 /* Splits `count` items into `parts` near-equal contiguous ranges; range `i` is [*lo, *hi). */
