@@ -26,6 +26,11 @@ static int dtype_size(const char *dt)
     return 0;
 }
 
+static int cmp_by_name(const void *a, const void *b)
+{
+    return strcmp(((const tfe_st_tensor *)a)->name, ((const tfe_st_tensor *)b)->name);
+}
+
 static int cmp_by_offset(const void *a, const void *b)
 {
     const tfe_st_tensor *x = a, *y = b;
@@ -177,6 +182,12 @@ tfe_status tfe_st_open(const char *path, tfe_st_file *f, tfe_error *err)
                     s = tfe_fail(err, TFE_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", path,
                                  sorted[i - 1].name, sorted[i].name);
             }
+            /* A JSON object may repeat a key; cJSON keeps both, so reject it here. */
+            qsort(sorted, (size_t)f->count, sizeof *sorted, cmp_by_name);
+            for (int i = 1; i < f->count && s == TFE_OK; i++)
+                if (strcmp(sorted[i - 1].name, sorted[i].name) == 0)
+                    s = tfe_fail(err, TFE_ERR_FORMAT, "%s: tensor '%s' appears twice in the header",
+                                 path, sorted[i].name);
             free(sorted);
         }
     }
