@@ -29,7 +29,7 @@ static tfe_model *model_for(const std::string &preset, std::string *why)
         *why = "unknown preset " + preset;
         return nullptr;
     }
-    tfe_model_options mo;
+    tfe_model_options mo{};
     mo.isa = TFE_ISA_AUTO;
     tfe_model *m = nullptr;
     tfe_error err;
@@ -69,7 +69,7 @@ static void bm_encoder(benchmark::State &st, const std::string &preset, int batc
         return;
     }
     const tfe_config *c = tfe_model_config(m);
-    tfe_session_options so;
+    tfe_session_options so{};
     so.threads = threads, so.max_batch = batch, so.max_seq = seq;
     tfe_session *s = nullptr;
     tfe_error err;

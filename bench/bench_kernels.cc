@@ -136,10 +136,9 @@ static void bm_gemm_tfenc(benchmark::State &st, const tfe_gemm_impl *impl, const
     a.fill_random(3);
     tfe_gemm_blocking blk;
     tfe_gemm_blocking_init(impl, &blk);
-    tfe_packed p;
+    tfe_packed p{}; // zero-initialised: fields the bench does not know stay 0
     p.n = s.n, p.k = s.k, p.nr = impl->nr, p.data = wb.copies[0];
-    tfe_gemm_args g;
-    std::memset(&g, 0, sizeof g);
+    tfe_gemm_args g{};
     g.m = s.m, g.a = a.data(), g.lda = (size_t)s.k, g.b = &p;
     g.act = TFE_GEMM_ACT_NONE, g.c = c.data(), g.ldc = (size_t)s.n;
     size_t i = 0;
@@ -213,8 +212,7 @@ static void bm_attention(benchmark::State &st, const tfe_attention_impl *impl, i
     }
     size_t stride = tfe_attention_scratch_floats(impl, dh);
     Buf scratch(stride * threads);
-    tfe_attention_args a;
-    std::memset(&a, 0, sizeof a);
+    tfe_attention_args a{};
     a.batch = batch, a.offsets = offsets.data(), a.tiles = tiles.data();
     a.n_heads = heads, a.d_head = dh, a.qkv = qkv.data(), a.ctx = ctx.data();
     a.scratch = scratch.data(), a.scratch_stride = stride;
