@@ -19,7 +19,5 @@ const tfe_cpu_info *tfe_cpu(void);
 int tfe_isa_parse(const char *s);
 /* The cap from the TFENC_ISA environment variable (warns once on stderr for unknown values). */
 tfe_isa tfe_isa_env_cap(void);
-/* Best ISA the host supports that is <= cap in preference order (cap TFE_ISA_AUTO: no cap). */
-tfe_isa tfe_isa_best(tfe_isa cap);
 
 #endif
