@@ -172,8 +172,7 @@ static float *run_team(const tfe_attention_impl *impl, const batch *B, int threa
 }
 
 /* Each sequence and head of ctx against the oracle over that sequence's own keys only. */
-static void check_batch(const tfe_attention_impl *impl, const batch *B, const float *ctx,
-                        const char *what)
+static void check_batch(const batch *B, const float *ctx, const char *what)
 {
     const int dh = B->dh, D = B->heads * dh;
     const size_t ld = 3 * (size_t)D, ctx_len = 2 * GUARD + (size_t)B->tokens * D;
@@ -198,7 +197,6 @@ static void check_batch(const tfe_attention_impl *impl, const batch *B, const fl
         }
         free(want);
     }
-    (void)impl;
 }
 
 /* Several heads, sequences of every edge length in one batch; teams of 1, 2 and 3 threads
@@ -215,7 +213,7 @@ static void team_sweep(const tfe_attention_impl *impl)
         snprintf(what, sizeof what, "%s team heads=%d dh=%d %d sequences case %llu", impl->name,
                  heads, d_heads[di], n_len, (unsigned long long)id);
         float *one = run_team(impl, &B, 1);
-        check_batch(impl, &B, one, what);
+        check_batch(&B, one, what);
         const size_t len = 2 * GUARD + (size_t)B.tokens * heads * d_heads[di];
         for (int t = 2; t <= 3; t++) {
             float *many = run_team(impl, &B, t);
@@ -245,7 +243,7 @@ static void independence_sweep(const tfe_attention_impl *impl)
                all.qkv + (size_t)all.offsets[b] * 3 * D,
                (size_t)lengths[b] * 3 * D * sizeof(float));
     float *ctx_all = run_team(impl, &all, 2), *ctx_rev = run_team(impl, &rev, 2);
-    check_batch(impl, &all, ctx_all, impl->name);
+    check_batch(&all, ctx_all, impl->name);
     for (int b = 0; b < n; b++) {
         const size_t rows = (size_t)lengths[b] * D * sizeof(float);
         batch one = batch_make(impl, heads, dh, &lengths[b], 1, 300002);

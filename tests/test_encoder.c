@@ -43,7 +43,7 @@ static fixture *fixture_load(const char *name)
     tt_path(f->dir, sizeof f->dir, tt_fixtures(), name);
     char path[4200];
     npy_array ids, lens, exp;
-    tfe_error err;
+    tfe_error err = {0};
     tt_path(path, sizeof path, f->dir, "ids.npy");
     CHECK(npy_read(path, &ids, &err) == TFE_OK && ids.ndim == 2, "%s: %s", path, err.message);
     f->batch = (int)ids.shape[0], f->seq = (int)ids.shape[1];
@@ -68,6 +68,8 @@ static void fixture_free(fixture *f)
     free(f->ids), free(f->lengths), free(f->expected), free(f);
 }
 
+static int by_name(const void *a, const void *b) { return strcmp(a, b); }
+
 /* The fixture cases: every directory under the fixture root that has an expected.npy. */
 static int fixture_names(char names[][64], int cap)
 {
@@ -88,7 +90,7 @@ static int fixture_names(char names[][64], int cap)
         }
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    qsort(names, (size_t)n, sizeof names[0], by_name);
     CHECK(n >= 1, "no fixture under %s", tt_fixtures());
     return n;
 }
@@ -97,7 +99,7 @@ static tfe_model *load(const char *dir, tfe_isa isa)
 {
     tfe_model_options opts = {.isa = isa};
     tfe_model *m = NULL;
-    tfe_error err;
+    tfe_error err = {0};
     tfe_status st = tfe_model_load(dir, &opts, &m, &err);
     CHECK(st == TFE_OK && m, "loading %s: %s (%s)", dir, err.message, tfe_strerror(st));
     return m;
@@ -107,7 +109,7 @@ static tfe_session *session(const tfe_model *m, int threads)
 {
     tfe_session_options so = {.threads = threads, .max_batch = 1, .max_seq = 8};
     tfe_session *s = NULL;
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_session_create(m, &so, &s, &err) == TFE_OK && s, "session: %s", err.message);
     return s;
 }
@@ -126,7 +128,7 @@ static float *encode(tfe_session *s, const int32_t *ids, const int32_t *lengths,
     CHECK(out != NULL, "out of memory");
     for (size_t i = 0; i < rows * d; i++)
         out[i] = NAN;
-    tfe_error err;
+    tfe_error err = {0};
     tfe_status st = packed ? tfe_encode_packed(s, ids, lengths, batch, seq, out, &err)
                            : tfe_encode(s, ids, lengths, batch, seq, out, &err);
     CHECK(st == TFE_OK, "encode (batch %d, seq %d): %s", batch, seq, err.message);
@@ -197,7 +199,7 @@ static tfe_model *random_model(uint64_t seed, tfe_isa isa)
                     .final_norm = 1, .layer_norm_eps = 1e-5f};
     tfe_model_options opts = {.isa = isa};
     tfe_model *m = NULL;
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_model_create_random(&c, seed, &opts, &m, &err) == TFE_OK && m,
           "tfe_model_create_random: %s", err.message);
     return m;

@@ -42,8 +42,7 @@ static void expect_load_error(const model_dir *d, tfe_status want, const char *w
                               const char *file)
 {
     tfe_model *m = (tfe_model *)&m; /* any non-NULL value: a failed load must reset it */
-    tfe_error err;
-    memset(&err, 0, sizeof err);
+    tfe_error err = {0};
     tfe_status st = tfe_model_load(d->path, NULL, &m, &err);
     CHECK(st == want, "loading %s: status %s (%d), expected %s (%d); message: %s", d->path,
           tfe_strerror(st), (int)st, tfe_strerror(want), (int)want, err.message);
@@ -429,7 +428,7 @@ TFE_TEST(errors, safetensors_is_a_directory)
     model_dir d = copy_fixture(BASE);
     remove(d.weights);
     CHECK(mkdir(d.weights, 0700) == 0, "mkdir %s", d.weights);
-    tfe_error err;
+    tfe_error err = {0};
     tfe_model *m = NULL;
     tfe_status st = tfe_model_load(d.path, NULL, &m, &err);
     rmdir(d.weights);
@@ -619,7 +618,7 @@ TFE_TEST(errors, model_directory_path_too_long)
     memset(path, 'a', sizeof path - 1);
     path[sizeof path - 1] = 0;
     tfe_model *m = (tfe_model *)&m;
-    tfe_error err;
+    tfe_error err = {0};
     tfe_status st = tfe_model_load(path, NULL, &m, &err);
     CHECK(st == TFE_ERR_ARG && m == NULL && strstr(err.message, "too long"),
           "a 5999-character directory: status %d, message %s", (int)st, err.message);
@@ -637,7 +636,7 @@ static loaded open_base(void)
     char dir[4096];
     tt_path(dir, sizeof dir, tt_fixtures(), BASE);
     loaded l = {0};
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_model_load(dir, NULL, &l.m, &err) == TFE_OK, "%s: %s", dir, err.message);
     tfe_session_options so = {.threads = 1, .max_batch = 2, .max_seq = 12};
     CHECK(tfe_session_create(l.m, &so, &l.s, &err) == TFE_OK, "session: %s", err.message);
@@ -658,8 +657,7 @@ static void expect_encode_error(const int32_t *ids, const int32_t *lengths, int 
     enum { CAP = 4 * 16 * 32 };
     float *out = tt_alloc(CAP);
     tt_canary_fill(out, CAP);
-    tfe_error err;
-    memset(&err, 0, sizeof err);
+    tfe_error err = {0};
     for (int packed = 0; packed <= 1; packed++) {
         tfe_status st = packed ? tfe_encode_packed(l.s, ids, lengths, batch, seq, out, &err)
                                : tfe_encode(l.s, ids, lengths, batch, seq, out, &err);
@@ -740,7 +738,7 @@ TFE_TEST(errors, encode_null_out)
 {
     loaded l = open_base();
     int32_t ids[4] = {1, 2, 3, 4};
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_encode(l.s, ids, NULL, 1, 4, NULL, &err) == TFE_ERR_ARG &&
               strstr(err.message, "NULL"), "out NULL: %s", err.message);
     CHECK(tfe_encode_packed(l.s, ids, NULL, 1, 4, NULL, &err) == TFE_ERR_ARG,
@@ -752,7 +750,7 @@ TFE_TEST(errors, encode_null_session)
 {
     int32_t ids[4] = {1, 2, 3, 4};
     float out[4 * 32];
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_encode(NULL, ids, NULL, 1, 4, out, &err) == TFE_ERR_ARG &&
               strstr(err.message, "session"), "session NULL: %s", err.message);
     CHECK(tfe_encode_packed(NULL, ids, NULL, 1, 4, out, NULL) == TFE_ERR_ARG,
@@ -766,7 +764,7 @@ TFE_TEST(errors, load_null_arguments)
     char dir[4096];
     tt_path(dir, sizeof dir, tt_fixtures(), BASE);
     tfe_model *m = NULL;
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_model_load(NULL, NULL, &m, &err) == TFE_ERR_ARG && strstr(err.message, "NULL"),
           "dir NULL: %s", err.message);
     CHECK(tfe_model_load(dir, NULL, NULL, &err) == TFE_ERR_ARG && strstr(err.message, "NULL"),
@@ -780,7 +778,7 @@ TFE_TEST(errors, session_null_arguments)
 {
     loaded l = open_base();
     tfe_session *s = NULL;
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_session_create(NULL, NULL, &s, &err) == TFE_ERR_ARG && strstr(err.message, "NULL"),
           "model NULL: %s", err.message);
     CHECK(tfe_session_create(l.m, NULL, NULL, &err) == TFE_ERR_ARG, "out NULL: %s", err.message);
@@ -795,7 +793,7 @@ TFE_TEST(errors, session_too_large)
     loaded l = open_base();
     tfe_session_options so = {.threads = 1, .max_batch = 1 << 16, .max_seq = 1 << 16};
     tfe_session *s = (tfe_session *)&s;
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_session_create(l.m, &so, &s, &err) == TFE_ERR_ARG && s == NULL &&
               strstr(err.message, "65536"), "65536 x 65536 session: %s", err.message);
     close_base(&l);
@@ -806,7 +804,7 @@ TFE_TEST(errors, random_model_bad_config)
     tfe_config base = {.vocab_size = 10, .d_model = 32, .n_heads = 4, .d_ff = 16, .n_layers = 1,
                        .max_positions = 8, .layer_norm_eps = 1e-5f};
     tfe_model *m = (tfe_model *)&m;
-    tfe_error err;
+    tfe_error err = {0};
     CHECK(tfe_model_create_random(NULL, 1, NULL, &m, &err) == TFE_ERR_ARG,
           "cfg NULL: %s", err.message);
     CHECK(tfe_model_create_random(&base, 1, NULL, NULL, &err) == TFE_ERR_ARG,
