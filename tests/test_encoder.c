@@ -525,6 +525,40 @@ TFE_TEST(encoder, presets)
     tfe_model_free(m);
 }
 
+/* The best ISA a cap allows on this host, in the registry's order of preference. */
+static tfe_isa best_allowed(tfe_isa cap)
+{
+    const tfe_isa order[] = {TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
+    for (int i = 0; i < 3; i++)
+        if (tfe_isa_allowed(order[i], cap))
+            return order[i];
+    return TFE_ISA_SCALAR;
+}
+
+/* An explicit cap never enables what the host lacks: every cap, supported or not, gives a
+ * working model on the best ISA it allows. */
+TFE_TEST(encoder, explicit_isa_caps)
+{
+    char dir[4096];
+    tt_path(dir, sizeof dir, tt_fixtures(), "dhead80");
+    fixture *f = fixture_load("dhead80");
+    for (int cap = TFE_ISA_AUTO; cap < TFE_ISA_COUNT; cap++) {
+        tfe_model *m = load(dir, (tfe_isa)cap);
+        tfe_isa want = cap == TFE_ISA_AUTO ? best_allowed(tt_isa_cap()) : best_allowed((tfe_isa)cap);
+        CHECK(tfe_model_isa(m) == want, "cap %s: model runs %s, expected %s",
+              tfe_isa_name((tfe_isa)cap), tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(want));
+        tfe_session *s = session(m, 1);
+        float *out = encode(s, f->ids, f->lengths, f->batch, f->seq, f->d, 0);
+        char what[64];
+        snprintf(what, sizeof what, "dhead80 under cap %s", tfe_isa_name((tfe_isa)cap));
+        check_fixture_output(f, out, what);
+        free(out);
+        tfe_session_free(s);
+        tfe_model_free(m);
+    }
+    fixture_free(f);
+}
+
 /* The queries of the public API report what the model was built with. */
 TFE_TEST(encoder, model_queries)
 {
@@ -538,13 +572,8 @@ TFE_TEST(encoder, model_queries)
               c->final_norm == 1 && fabsf(c->layer_norm_eps - 1e-6f) < 1e-12f,
           "config of %s does not match its config.json", dir);
     /* No cap given: the best ISA the TFENC_ISA cap allows. */
-    tfe_isa best = TFE_ISA_SCALAR;
-    const tfe_isa order[] = {TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
-    for (int i = 2; i >= 0; i--)
-        if (tfe_isa_allowed(order[i], tt_isa_cap()))
-            best = order[i];
-    CHECK(tfe_model_isa(m) == best, "model runs %s, the best allowed is %s",
-          tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(best));
+    CHECK(tfe_model_isa(m) == best_allowed(tt_isa_cap()), "model runs %s, the best allowed is %s",
+          tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(best_allowed(tt_isa_cap())));
     const char *ops[] = {"gemm", "attention", "layernorm"};
     for (int i = 0; i < 3; i++) {
         const char *k = tfe_model_kernel(m, ops[i]);
