@@ -22,9 +22,9 @@ mkdir -p "$logs"
 
 # ---- dependencies -----------------------------------------------------------------------
 . scripts/deps.sh
-ensure_packages meson ninja-build pkg-config libcriterion-dev libcjson-dev libbenchmark-dev \
-    libomp-dev clang gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user libopenblas-dev \
-    libdnnl-dev || { echo "installing the build dependencies failed"; exit 1; }
+ensure_packages gcc g++ meson ninja-build pkg-config libcriterion-dev libcjson-dev \
+    libbenchmark-dev libomp-dev clang gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user \
+    libopenblas-dev libdnnl-dev || { echo "installing the build dependencies failed"; exit 1; }
 
 # ---- steps --------------------------------------------------------------------------------
 summary=""
@@ -54,12 +54,12 @@ step() {
 "
 }
 
-# setup DIR CC CXX OPTIONS...: configures DIR with those compilers, afresh when the directory
-# is new or TFENC_CI_CLEAN=1.
+# setup DIR CC CXX OPTIONS...: configures DIR with those compilers, afresh when it holds no
+# configured build or TFENC_CI_CLEAN=1.
 setup() {
     dir=$1 cc=$2 cxx=$3
     shift 3
-    if [ -d "$dir" ] && [ "${TFENC_CI_CLEAN:-0}" != 1 ]; then
+    if [ -f "$dir/meson-private/coredata.dat" ] && [ "${TFENC_CI_CLEAN:-0}" != 1 ]; then
         CC=$cc CXX=$cxx meson setup --reconfigure "$dir" "$@"
     else
         rm -rf "$dir"
