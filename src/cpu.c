@@ -54,7 +54,7 @@ static void detect_x86(tfe_cpu_info *ci)
     ci->avx512_bf16 = ci->isa[TFE_ISA_AVX512] && ((a71 >> 5) & 1);
 
     unsigned brand[12];
-    if (__get_cpuid_max(0x80000000, NULL) >= 0x80000004) {
+    if ((unsigned)__get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
         for (unsigned i = 0; i < 3; i++)
             __get_cpuid(0x80000002 + i, &brand[4 * i], &brand[4 * i + 1], &brand[4 * i + 2],
                         &brand[4 * i + 3]);

@@ -15,7 +15,7 @@
 /* Applied once per output element on the last K block, in this order:
  * c = act(acc + bias[j]) + residual[i][j]. Any pointer may be NULL. */
 typedef struct tfe_gemm_epilogue {
-    const float *bias;     /* [nr] values for this tile's columns, or NULL */
+    const float *bias;     /* the tile's n values (bias + first column), or NULL */
     const float *residual; /* tile origin in a row-major [.. × ldr] matrix, or NULL */
     size_t ldr;            /* row stride of residual, in floats */
     int act;               /* TFE_GEMM_ACT_NONE or a tfe_activation + 1 */

@@ -50,7 +50,7 @@ static inline void tfe_barrier_wait(tfe_barrier *b, int nthreads)
     }
     for (unsigned spins = 0; atomic_load_explicit(&b->generation, memory_order_acquire) == gen;
          spins++) {
-        if (spins < 20000)
+        if (spins < 1000)
             TFE_CPU_RELAX();
         else
             sched_yield();

@@ -39,6 +39,8 @@ static double seconds_now(void)
 static double run_peak(tfe_peak_fn fn, int threads, double seconds)
 {
     long iters = 1 << 16;
+    if (!(seconds > 0.0) || seconds > 60.0) /* also catches NaN */
+        seconds = 0.3;
     /* Calibrate one thread's iteration count to ~seconds/3 per round. */
     for (;;) {
         double t0 = seconds_now();

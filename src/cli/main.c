@@ -70,6 +70,14 @@ static int parse_options(int argc, char **argv, options *o)
             o->profile = 1;
             continue;
         }
+        static const char *const valued[] = {"--model", "--preset", "--ids", "--out",
+                                             "--lengths", "--batch", "--seq", "--threads",
+                                             "--iters", "--warmup"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= strcmp(a, valued[k]) == 0;
+        if (!known)
+            return die("error: unknown option '%s'%s", a, ""), -1;
         if (!v)
             return die("error: %s needs a value%s", a, ""), -1;
         if (strcmp(a, "--model") == 0) o->model = v;
@@ -85,9 +93,7 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--seq") == 0) rc = parse_int(a, v, &o->seq);
         else if (strcmp(a, "--threads") == 0) rc = parse_int(a, v, &o->threads);
         else if (strcmp(a, "--iters") == 0) rc = parse_int(a, v, &o->iters);
-        else if (strcmp(a, "--warmup") == 0) rc = parse_int(a, v, &o->warmup);
-        else
-            return die("error: unknown option '%s'%s", a, ""), -1;
+        else rc = parse_int(a, v, &o->warmup);
         if (rc)
             return -1;
         i++;
@@ -319,7 +325,8 @@ static int cmd_bench(const options *o)
             seq = mx;
     }
     tfe_model *m;
-    if (!o->json)
+    tfe_config probe;
+    if (!o->json && (o->model || tfe_preset_config(o->preset ? o->preset : "bert-base", &probe) == 0))
         fprintf(stderr, "tfenc: preparing %s ...\n",
                 o->model ? o->model : (o->preset ? o->preset : "bert-base"));
     double t_load = now_s();
