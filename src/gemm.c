@@ -67,19 +67,20 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
     const int kc_max = blk->kc;
-    /* Rows per M block: its A (mc×kc) and C (mc × this thread's columns) share half of L2. */
-    long cols = (long)(p_hi - p_lo) * nr;
-    int mc = (int)(blk->l2_floats / (cols + kc_max)) / mr * mr;
+    /* Rows per M block: the block's whole rows of A (mc×K) stay in L2 while every panel of
+     * this thread streams by once, so the weights are read M/mc times in all. */
+    int mc = (int)(blk->l2_floats / k) / mr * mr;
     if (mc < mr)
         mc = mr;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
-        for (int k0 = 0; k0 < k; k0 += kc_max) {
-            int kc = k - k0 < kc_max ? k - k0 : kc_max;
-            int last = k0 + kc == k;
-            for (int p = p_lo; p < p_hi; p++) {
-                int j0 = p * nr;
-                int cols = n - j0 < nr ? n - j0 : nr;
+        for (int p = p_lo; p < p_hi; p++) {
+            int j0 = p * nr;
+            int cols = n - j0 < nr ? n - j0 : nr;
+            /* The panel's K blocks in order; the block's C strip (mc×nr) stays in L1/L2. */
+            for (int k0 = 0; k0 < k; k0 += kc_max) {
+                int kc = k - k0 < kc_max ? k - k0 : kc_max;
+                int last = k0 + kc == k;
                 const float *bp = g->b->data + (size_t)p * k * nr + (size_t)k0 * nr;
                 for (int i = i0; i < i1; i += mr) {
                     int rows = i1 - i < mr ? i1 - i : mr;

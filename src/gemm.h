@@ -63,8 +63,8 @@ void tfe_pack_b(int n, int k, int nr, const float *w, float *dst);
 /* Cache blocking derived from the host caches and the impl. */
 typedef struct tfe_gemm_blocking {
     int kc;        /* K block: a kc×nr panel slice stays in L1 while the rows of A stream by */
-    long l2_floats; /* L2 budget: an M block's rows of A (mc×kc) and of C (mc × this thread's
-                      columns) stay in L2 across all K blocks, so C is never re-streamed */
+    long l2_floats; /* L2 budget: an M block's full rows of A (mc×K) stay in L2 while the
+                      weight panels stream by */
 } tfe_gemm_blocking;
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);
