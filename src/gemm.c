@@ -10,6 +10,12 @@
 #include <omp.h>
 #endif
 
+/* A hint only: __builtin_prefetch never faults, so reading past the packed weights is safe. */
+static inline void tfe_prefetch_l2(const void *p)
+{
+    __builtin_prefetch(p, 0, 2);
+}
+
 size_t tfe_packed_floats(int n, int k, int nr)
 {
     size_t panels = ((size_t)n + (size_t)nr - 1) / (size_t)nr;
@@ -44,6 +50,46 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
 }
 
+/* What one thread's tiles share while it walks its part of C. */
+typedef struct gemm_strip {
+    const tfe_gemm_impl *impl;
+    const tfe_gemm_args *g;
+    int mr, nr, n, k, kc;
+} gemm_strip;
+
+/* Rows [i0, i1) of panel p against its K slice at k0, tile by tile. The weights come from
+ * DRAM once per forward pass and the hardware prefetchers stop at every 4 KiB page, so while
+ * the tiles compute, the slice `ahead` floats further on (the next one this thread uses) is
+ * fetched into L2 in equal parts, one part per tile. */
+static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t ahead)
+{
+    const tfe_gemm_args *g = s->g;
+    const int mr = s->mr, nr = s->nr, k = s->k;
+    const int kc = k - k0 < s->kc ? k - k0 : s->kc;
+    const int last = k0 + kc == k;
+    const int j0 = p * nr, cols = s->n - j0 < nr ? s->n - j0 : nr;
+    const float *bp = g->b->data + (size_t)p * k * nr + (size_t)k0 * nr;
+    const char *next = (const char *)(bp + ahead);
+    const size_t next_bytes = ahead ? (size_t)s->kc * nr * sizeof(float) : 0;
+    const int tiles = (i1 - i0 + mr - 1) / mr;
+    const size_t part = (next_bytes / (size_t)tiles + 63) & ~(size_t)63;
+    for (int i = i0, t = 0; i < i1; i += mr, t++) {
+        for (size_t off = (size_t)t * part; off < (size_t)(t + 1) * part && off < next_bytes;
+             off += 64)
+            tfe_prefetch_l2(next + off);
+        tfe_gemm_epilogue ep;
+        if (last) {
+            ep.bias = g->bias ? g->bias + j0 : NULL;
+            ep.residual = g->residual ? g->residual + (size_t)i * g->ldr + j0 : NULL;
+            ep.ldr = g->ldr;
+            ep.act = g->act;
+        }
+        s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, g->a + (size_t)i * g->lda + k0,
+                         g->lda, bp, g->c + (size_t)i * g->ldc + j0, g->ldc, k0 > 0,
+                         last ? &ep : NULL);
+    }
+}
+
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                    const tfe_gemm_args *g, int tid, int nthreads)
 {
@@ -67,35 +113,37 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
     const int kc_max = blk->kc;
-    /* Rows per M block: the block's whole rows of A (mc×K) stay in L2 while every panel of
-     * this thread streams by once, so the weights are read M/mc times in all. */
-    int mc = (int)(blk->l2_floats / k) / mr * mr;
+    /* Two loop orders, both streaming the weights as few times as L2 allows:
+     *  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
+     *    passes once, all its K slices in a row (wide products: QKV, FFN up);
+     *  - C-resident: the block's C (mc × this thread's columns) stays in L2 while the K
+     *    slices pass, each over all panels (deep products: FFN down).
+     * Whichever admits the taller M block wins. Every tile still sees its K slices in
+     * ascending order, so the result does not depend on the order or on the team size. */
+    const long cols = (long)(p_hi - p_lo) * nr;
+    int mc_rows = (int)(blk->l2_floats / k), mc_c = (int)(blk->l2_floats / (cols + kc_max));
+    int c_resident = mc_c > mc_rows;
+    int mc = (c_resident ? mc_c : mc_rows) / mr * mr;
     if (mc < mr)
         mc = mr;
+    gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
+    const size_t panel_floats = (size_t)k * nr, slice_floats = (size_t)kc_max * nr;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
-        for (int p = p_lo; p < p_hi; p++) {
-            int j0 = p * nr;
-            int cols = n - j0 < nr ? n - j0 : nr;
-            /* The panel's K blocks in order; the block's C strip (mc×nr) stays in L1/L2. */
-            for (int k0 = 0; k0 < k; k0 += kc_max) {
-                int kc = k - k0 < kc_max ? k - k0 : kc_max;
-                int last = k0 + kc == k;
-                const float *bp = g->b->data + (size_t)p * k * nr + (size_t)k0 * nr;
-                for (int i = i0; i < i1; i += mr) {
-                    int rows = i1 - i < mr ? i1 - i : mr;
-                    tfe_gemm_epilogue ep;
-                    if (last) {
-                        ep.bias = g->bias ? g->bias + j0 : NULL;
-                        ep.residual = g->residual ? g->residual + (size_t)i * g->ldr + j0 : NULL;
-                        ep.ldr = g->ldr;
-                        ep.act = g->act;
-                    }
-                    impl->ukernel(rows, cols, kc, g->a + (size_t)i * g->lda + k0, g->lda, bp,
-                                  g->c + (size_t)i * g->ldc + j0, g->ldc, k0 > 0,
-                                  last ? &ep : NULL);
+        if (!c_resident) {
+            for (int p = p_lo; p < p_hi; p++)
+                for (int k0 = 0; k0 < k; k0 += kc_max) {
+                    /* next: the rest of this panel, then the next panel (contiguous) */
+                    int more = k0 + kc_max < k || p + 1 < p_hi;
+                    run_strip(&strip, i0, i1, p, k0, more ? slice_floats : 0);
                 }
-            }
+        } else {
+            for (int k0 = 0; k0 < k; k0 += kc_max)
+                for (int p = p_lo; p < p_hi; p++) {
+                    /* next: the same K slice of the next panel */
+                    size_t ahead = p + 1 < p_hi ? panel_floats : 0;
+                    run_strip(&strip, i0, i1, p, k0, ahead);
+                }
         }
     }
 }

@@ -1,6 +1,6 @@
 /* Model creation: from a model directory (safetensors + config.json) or from a preset with
  * seeded random weights; both fill the same packed layout through one weight source. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "model.h"
 
 #include <math.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "config.h"
 #include "cpu.h"
@@ -16,10 +17,21 @@
 
 float *tfe_alloc_floats(size_t n)
 {
-    if (n == 0 || n > SIZE_MAX / sizeof(float) - 64)
+    const size_t huge = (size_t)2 << 20;
+    if (n == 0 || n > (SIZE_MAX - huge) / sizeof(float))
         return NULL;
     size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    return aligned_alloc(64, bytes);
+    if (bytes < 2 * huge)
+        return aligned_alloc(64, bytes);
+    /* Weights and activations are streamed once per layer: on 4 KiB pages every page is a
+     * TLB miss. Start big buffers on a 2 MiB boundary and ask for transparent huge pages on
+     * the whole 2 MiB chunks (the tail keeps small pages, so nothing extra becomes resident). */
+    float *p = aligned_alloc(huge, (bytes + huge - 1) & ~(huge - 1));
+#ifdef MADV_HUGEPAGE
+    if (p)
+        madvise(p, bytes & ~(huge - 1), MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 /* Where weights come from: a safetensors file, or a seeded generator. */
