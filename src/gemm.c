@@ -50,6 +50,14 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
 }
 
+/* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
+#ifndef PF_SLICES
+#define PF_SLICES 4
+#endif
+#ifndef PF_PANELS
+#define PF_PANELS 2
+#endif
+
 /* What one thread's tiles share while it walks its part of C. */
 typedef struct gemm_strip {
     const tfe_gemm_impl *impl;
@@ -70,8 +78,11 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t
     const int j0 = p * nr, cols = s->n - j0 < nr ? s->n - j0 : nr;
     const float *bp = g->b->data + (size_t)p * k * nr + (size_t)k0 * nr;
     const char *next = (const char *)(bp + ahead);
-    const size_t next_bytes = ahead ? (size_t)s->kc * nr * sizeof(float) : 0;
     const int tiles = (i1 - i0 + mr - 1) / mr;
+    /* With few tiles per slice the weights stream at the kernel's pace: the kernel prefetches
+     * line by line (bursts of hundreds of prefetches here would overflow the miss queues). */
+    const int stream = tiles < 4;
+    const size_t next_bytes = ahead && !stream ? (size_t)s->kc * nr * sizeof(float) : 0;
     const size_t part = (next_bytes / (size_t)tiles + 63) & ~(size_t)63;
     for (int i = i0, t = 0; i < i1; i += mr, t++) {
         for (size_t off = (size_t)t * part; off < (size_t)(t + 1) * part && off < next_bytes;
@@ -85,7 +96,8 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t
             ep.act = g->act;
         }
         s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, g->a + (size_t)i * g->lda + k0,
-                         g->lda, bp, g->c + (size_t)i * g->ldc + j0, g->ldc, k0 > 0,
+                         g->lda, bp, g->c + (size_t)i * g->ldc + j0, g->ldc,
+                         (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0),
                          last ? &ep : NULL);
     }
 }
@@ -135,13 +147,13 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                 for (int k0 = 0; k0 < k; k0 += kc_max) {
                     /* next: the rest of this panel, then the next panel (contiguous) */
                     int more = k0 + kc_max < k || p + 1 < p_hi;
-                    run_strip(&strip, i0, i1, p, k0, more ? slice_floats : 0);
+                    run_strip(&strip, i0, i1, p, k0, more ? PF_SLICES * slice_floats : 0);
                 }
         } else {
             for (int k0 = 0; k0 < k; k0 += kc_max)
                 for (int p = p_lo; p < p_hi; p++) {
                     /* next: the same K slice of the next panel */
-                    size_t ahead = p + 1 < p_hi ? panel_floats : 0;
+                    size_t ahead = p + 1 < p_hi ? PF_PANELS * panel_floats : 0;
                     run_strip(&strip, i0, i1, p, k0, ahead);
                 }
         }

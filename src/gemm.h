@@ -26,15 +26,21 @@ typedef struct tfe_gemm_epilogue {
 #define TFE_GEMM_ACT_GELU (1 + TFE_ACT_GELU)
 #define TFE_GEMM_ACT_GELU_TANH (1 + TFE_ACT_GELU_TANH)
 
+/* Micro-kernel flags. */
+#define TFE_GEMM_ACCUMULATE 1 /* add to c instead of overwriting it */
+#define TFE_GEMM_STREAM_B 2   /* hint: few rows share this panel, so the weights stream from
+                                 DRAM at the kernel's pace; prefetch far ahead in the panel
+                                 (past bp + kc*nr is fine: it is the panel's next K slice) */
+
 /* Micro-kernel: one tile of 1 <= m <= mr rows and 1 <= n <= nr columns.
- *   acc = (accumulate ? c : 0) + a[m×kc] · bp[kc×nr]
+ *   acc = (flags & TFE_GEMM_ACCUMULATE ? c : 0) + a[m×kc] · bp[kc×nr]
  * a: row-major, row stride lda; bp: the panel at this K block (kc rows of nr floats);
  * c: row-major, row stride ldc; only the m×n tile is read or written (no over-read of a or c,
  * bp may be read in full since panels are zero padded).
  * ep: NULL on all but the last K block; on the last, the epilogue above is applied. */
 #define TFE_GEMM_UKERNEL(fn)                                                                   \
     void fn(int m, int n, int kc, const float *a, size_t lda, const float *bp, float *c,       \
-            size_t ldc, int accumulate, const tfe_gemm_epilogue *ep)
+            size_t ldc, int flags, const tfe_gemm_epilogue *ep)
 typedef TFE_GEMM_UKERNEL((*tfe_gemm_ukernel_fn));
 
 typedef struct tfe_gemm_impl {

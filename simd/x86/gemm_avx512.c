@@ -10,7 +10,7 @@ enum { MR = 8, NR = 48 };
 
 /* One tile with a compile-time row count M (the switch below instantiates 1..8). Columns past
  * n are masked on every load and store of c and of the epilogue's bias/residual. */
-static inline __attribute__((always_inline)) void tile(const int M, int n, int kc,
+static inline __attribute__((always_inline)) void tile(const int M, const int STREAM, int n, int kc,
                                                        const float *a, size_t lda,
                                                        const float *bp, float *c, size_t ldc,
                                                        int accumulate, const tfe_gemm_epilogue *ep)
@@ -29,6 +29,11 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
                                    : _mm512_setzero_ps();
     for (int p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
+        if (STREAM) { /* 256 k steps (48 KiB) ahead, outside L1: keeps enough DRAM reads in flight */
+            _mm_prefetch((const char *)(bp + 256 * NR), _MM_HINT_T2);
+            _mm_prefetch((const char *)(bp + 256 * NR + 16), _MM_HINT_T2);
+            _mm_prefetch((const char *)(bp + 256 * NR + 32), _MM_HINT_T2);
+        }
         bp += NR;
 #pragma GCC unroll 8
         for (int i = 0; i < M; i++) {
@@ -59,16 +64,25 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
             _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
 }
 
+/* All row counts × {resident, streaming}: compile-time constants keep the 24 accumulators in
+ * registers and the prefetch out of the resident loop. */
+#define TILE_ROWS(STREAM)                                                                       \
+    switch (m) {                                                                               \
+    case 8: tile(8, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    case 7: tile(7, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    case 6: tile(6, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    case 5: tile(5, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    case 4: tile(4, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    case 3: tile(3, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    case 2: tile(2, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
+    default: tile(1, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                \
+    }
+
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
 {
-    switch (m) {
-    case 8: tile(8, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 7: tile(7, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 6: tile(6, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 5: tile(5, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 4: tile(4, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 3: tile(3, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 2: tile(2, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    default: tile(1, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    }
+    const int accumulate = flags & TFE_GEMM_ACCUMULATE;
+    if (flags & TFE_GEMM_STREAM_B)
+        TILE_ROWS(1)
+    else
+        TILE_ROWS(0)
 }
