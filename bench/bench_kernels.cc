@@ -203,7 +203,8 @@ static void bm_attention(benchmark::State &st, const tfe_attention_impl *impl, i
 {
     const int D = heads * dh, tq = impl->tq;
     const size_t tokens = (size_t)batch * seq;
-    Buf qkv(tokens * 3 * D), ctx(tokens * D);
+    const size_t ld = 3 * D;
+    Buf qkv(tokens * ld), ctx(tokens * D);
     qkv.fill_random(11);
     std::vector<int> offsets(batch + 1), tiles(batch + 1);
     for (int b = 0; b <= batch; b++) {
@@ -214,7 +215,7 @@ static void bm_attention(benchmark::State &st, const tfe_attention_impl *impl, i
     Buf scratch(stride * threads);
     tfe_attention_args a{};
     a.batch = batch, a.offsets = offsets.data(), a.tiles = tiles.data();
-    a.n_heads = heads, a.d_head = dh, a.qkv = qkv.data(), a.ctx = ctx.data();
+    a.n_heads = heads, a.d_head = dh, a.qkv = qkv.data(), a.qkv_ld = ld, a.ctx = ctx.data();
     a.scratch = scratch.data(), a.scratch_stride = stride;
     Meter meter;
     for (auto _ : st) {

@@ -28,7 +28,7 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                         int nthreads)
 {
     const int H = a->n_heads, dh = a->d_head, D = H * dh, tq = impl->tq;
-    const size_t ld = 3 * (size_t)D;
+    const size_t ld = a->qkv_ld;
     const int items = a->tiles[a->batch] * H;
     const float scale = 1.0f / sqrtf((float)dh);
     float *scratch = a->scratch + (size_t)tid * a->scratch_stride;

@@ -21,7 +21,7 @@
 typedef TFE_ATTENTION_KERNEL((*tfe_attention_fn));
 
 typedef struct tfe_attention_impl {
-    const char *name; /* e.g. "flash_q16k64__avx512" */
+    const char *name; /* e.g. "flash_q32k64__avx512" */
     tfe_isa isa;
     int tq, tk;       /* query tile rows, key block length */
     tfe_attention_fn kernel;
@@ -29,7 +29,7 @@ typedef struct tfe_attention_impl {
 
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__scalar);
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__avx2);
-TFE_ATTENTION_KERNEL(tfe_attention_q16k64__avx512);
+TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512);
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__neon);
 
 /* Scratch one kernel call needs: scores tq×tk, accumulators tq×dh (dh rounded up to 16),
@@ -41,7 +41,8 @@ typedef struct tfe_attention_args {
     const int *offsets;   /* [batch + 1] first packed row of each sequence */
     const int *tiles;     /* [batch + 1] first query tile of each sequence (tiles of impl->tq) */
     int n_heads, d_head;
-    const float *qkv;     /* [tokens × 3D] */
+    const float *qkv;     /* [tokens × qkv_ld]: q, k, v of head h at h*dh, D + h*dh, 2D + h*dh */
+    size_t qkv_ld;        /* row stride of qkv in floats, >= 3D */
     float *ctx;           /* [tokens × D] */
     float *scratch;       /* nthreads × scratch_stride floats */
     size_t scratch_stride;

@@ -214,12 +214,14 @@ static void layernorm_rows(const tfe_kernels *k, int tokens, int D, const float 
                              y + (size_t)i * D);
 }
 
+/* c = act(a·wᵀ + bias) + residual; a, residual and c are packed rows (c's stride: ldc). */
 static void gemm_op(const tfe_kernels *k, int m, const float *a, const tfe_packed *w,
-                    const float *bias, int act, const float *residual, float *c, int tid, int nt)
+                    const float *bias, int act, const float *residual, float *c, size_t ldc,
+                    int tid, int nt)
 {
     tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
                        .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
-                       .ldc = (size_t)w->n};
+                       .ldc = ldc};
     tfe_gemm_team(k->gemm, &k->gemm_blocking, &g, tid, nt);
 }
 
@@ -232,6 +234,7 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
     const tfe_kernels *k = &m->kernels;
     const int D = c->d_model, T = f->tokens;
     const int act = 1 + (int)c->activation;
+    const size_t qkv_ld = 3 * (size_t)D;
     float *x = s->x, *t = s->t;
     int lo, hi;
     double t0 = phase_time ? now_s() : 0.0;
@@ -263,6 +266,7 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
 
     tfe_attention_args aa = {.batch = f->batch, .offsets = s->offsets, .tiles = s->tiles,
                              .n_heads = c->n_heads, .d_head = D / c->n_heads, .qkv = s->qkv,
+                             .qkv_ld = qkv_ld,
                              .ctx = s->ctx, .scratch = s->scratch,
                              .scratch_stride = s->scratch_stride};
     for (int l = 0; l < c->n_layers; l++) {
@@ -272,35 +276,37 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
             layernorm_rows(k, T, D, x, NULL, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, t,
                            tid, nt);
             PHASE_END(PH_LN);
-            gemm_op(k, T, t, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, tid, nt);
+            gemm_op(k, T, t, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, qkv_ld,
+                    tid, nt);
             PHASE_END(PH_QKV);
             tfe_attention_team(k->attention, &aa, tid, nt);
             PHASE_END(PH_ATTN);
-            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, tid, nt);
+            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
             PHASE_END(PH_OUT);
             float *tmp = x; x = t; t = tmp;
             layernorm_rows(k, T, D, x, NULL, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, t,
                            tid, nt);
             PHASE_END(PH_LN);
-            gemm_op(k, T, t, &L->ff1, L->ff1_bias, act, NULL, s->ff, tid, nt);
+            gemm_op(k, T, t, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
             PHASE_END(PH_FF1);
-            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, tid, nt);
+            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
             PHASE_END(PH_FF2);
             tmp = x; x = t; t = tmp;
         } else {
             /* x = LN1(x + MHA(x)); x = LN2(x + FFN(x)); the residual add is fused into LN. */
-            gemm_op(k, T, x, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, tid, nt);
+            gemm_op(k, T, x, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, qkv_ld,
+                    tid, nt);
             PHASE_END(PH_QKV);
             tfe_attention_team(k->attention, &aa, tid, nt);
             PHASE_END(PH_ATTN);
-            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, tid, nt);
+            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
             PHASE_END(PH_OUT);
             layernorm_rows(k, T, D, t, x, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, x,
                            tid, nt);
             PHASE_END(PH_LN);
-            gemm_op(k, T, x, &L->ff1, L->ff1_bias, act, NULL, s->ff, tid, nt);
+            gemm_op(k, T, x, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
             PHASE_END(PH_FF1);
-            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, tid, nt);
+            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
             PHASE_END(PH_FF2);
             layernorm_rows(k, T, D, t, x, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, x,
                            tid, nt);

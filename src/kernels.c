@@ -22,7 +22,7 @@ static const tfe_gemm_impl gemm_impls[] = {
 
 static const tfe_attention_impl attention_impls[] = {
 #if TFE_HAVE_AVX512
-    {"flash_q16k64__avx512", TFE_ISA_AVX512, 16, 64, tfe_attention_q16k64__avx512},
+    {"flash_q32k64__avx512", TFE_ISA_AVX512, 32, 64, tfe_attention_q32k64__avx512},
 #endif
 #if TFE_HAVE_AVX2
     {"flash_q8k64__avx2", TFE_ISA_AVX2, 8, 64, tfe_attention_q8k64__avx2},

@@ -163,6 +163,7 @@ static float *run_team(const tfe_attention_impl *impl, const batch *B, int threa
     float *scratch = tt_alloc((size_t)threads * stride);
     tfe_attention_args args = {.batch = B->n, .offsets = B->offsets, .tiles = B->tiles,
                                .n_heads = B->heads, .d_head = B->dh, .qkv = B->qkv,
+                               .qkv_ld = 3 * D,
                                .ctx = ctx + GUARD, .scratch = scratch,
                                .scratch_stride = stride};
     for (int tid = 0; tid < threads; tid++)

@@ -1,35 +1,44 @@
-/* AVX-512 fused attention, query tile 16 × key block 64 (mirrors tfe_attention_q8k64__scalar
+/* AVX-512 fused attention, query tile 32 × key block 64 (mirrors tfe_attention_q8k64__scalar
  * in src/attention_scalar.c).
  *
- * The 16 queries of a tile fill one zmm, so the scores are computed transposed, St[key][query]:
- * Qᵀ (scaled) is built once per tile and every key row is broadcast against it. Softmax
- * statistics (row max, row sum, rescale factor) are then plain vector ops across the 16
- * queries, and P·V broadcasts St[key][query] against rows of V, vectorised over d_head. */
+ * The 32 queries of a tile fill two zmm, so the scores are computed transposed,
+ * St[key][query]: Qᵀ (scaled) is built once per tile and every key element is broadcast
+ * against it (one broadcast feeds two FMAs). Softmax statistics (row max, row sum, rescale
+ * factor) are then plain vector ops across the queries, and P·V broadcasts St[key][query]
+ * against rows of V, vectorised over d_head. */
 #include <immintrin.h>
 #include <math.h>
 
 #include "attention.h"
 #include "vecmath_avx512.h"
 
-enum { TQ = 16, TK = 64, KEYS = 8, ROWS = 4 };
+enum { TQ = 32, QV = TQ / 16, TK = 64, KEYS = 8, ROWS = 4 };
 
-/* St[j][:] for KEYS keys at once: KEYS accumulators share each Qᵀ row load. */
+/* St[j][:] for KEYS keys at once: KEYS × QV accumulators share each Qᵀ row load, and each
+ * broadcast key element feeds QV FMAs (16 + 2 + 1 of 32 zmm). */
 static inline __attribute__((always_inline)) void scores8(int dh, const float *qt,
                                                           const float *k, size_t ld, float *st)
 {
-    __m512 s[KEYS];
+    __m512 s[KEYS][QV];
 #pragma GCC unroll 8
     for (int u = 0; u < KEYS; u++)
-        s[u] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+        for (int h = 0; h < QV; h++)
+            s[u][h] = _mm512_setzero_ps();
     for (int d = 0; d < dh; d++) {
-        __m512 qv = _mm512_load_ps(qt + d * TQ);
+        __m512 q0 = _mm512_load_ps(qt + d * TQ), q1 = _mm512_load_ps(qt + d * TQ + 16);
 #pragma GCC unroll 8
-        for (int u = 0; u < KEYS; u++)
-            s[u] = _mm512_fmadd_ps(_mm512_set1_ps(k[u * ld + d]), qv, s[u]);
+        for (int u = 0; u < KEYS; u++) {
+            __m512 kv = _mm512_set1_ps(k[u * ld + d]);
+            s[u][0] = _mm512_fmadd_ps(kv, q0, s[u][0]);
+            s[u][1] = _mm512_fmadd_ps(kv, q1, s[u][1]);
+        }
     }
 #pragma GCC unroll 8
     for (int u = 0; u < KEYS; u++)
-        _mm512_store_ps(st + u * TQ, s[u]);
+#pragma GCC unroll 2
+        for (int h = 0; h < QV; h++)
+            _mm512_store_ps(st + u * TQ + 16 * h, s[u][h]);
 }
 
 /* acc[r][d0 .. d0+16C) = acc·alpha[r] + Σ_j St[j][r]·v[j][d0 ..] for ROWS rows r0..r0+3.
@@ -67,12 +76,13 @@ static inline __attribute__((always_inline)) void pv_block(const int C, int kb, 
             _mm512_store_ps(acc + (r0 + r) * dhp + d0 + 16 * c, o[r][c]);
 }
 
-TFE_ATTENTION_KERNEL(tfe_attention_q16k64__avx512)
+TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
 {
     const int dhp = (dh + 15) & ~15;
     const int rows = (nq + ROWS - 1) / ROWS * ROWS; /* padded query rows carry harmless zeros */
-    float *st = scratch;              /* [TK][TQ] scores, then probabilities */
-    float *qt = st + TQ * TK;         /* [dh][TQ] scaled Qᵀ, zero past nq */
+    const int qv = (nq + 15) / 16;                  /* query vectors holding real queries */
+    float *st = scratch;                /* [TK][TQ] scores, then probabilities */
+    float *qt = st + TQ * TK;           /* [dh][TQ] scaled Qᵀ, zero past nq */
     float *acc = qt + (size_t)TQ * dhp; /* [TQ][dhp] running Σ p·v */
     float alpha_s[TQ] __attribute__((aligned(64)));
 
@@ -82,35 +92,43 @@ TFE_ATTENTION_KERNEL(tfe_attention_q16k64__avx512)
     for (int i = 0; i < rows * dhp; i++)
         acc[i] = 0.0f;
 
-    __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+    __m512 mx[QV], sum[QV];
+    for (int h = 0; h < QV; h++)
+        mx[h] = _mm512_set1_ps(-INFINITY), sum[h] = _mm512_setzero_ps();
     for (int k0 = 0; k0 < nk; k0 += TK) {
         const int kb = nk - k0 < TK ? nk - k0 : TK;
         const float *kblk = k + (size_t)k0 * ld, *vblk = v + (size_t)k0 * ld;
         int j = 0;
         for (; j + KEYS <= kb; j += KEYS)
             scores8(dh, qt, kblk + (size_t)j * ld, ld, st + j * TQ);
-        for (; j < kb; j++) { /* fewer than 8 keys left: one accumulator each */
-            __m512 s = _mm512_setzero_ps();
-            for (int d = 0; d < dh; d++)
-                s = _mm512_fmadd_ps(_mm512_set1_ps(kblk[(size_t)j * ld + d]),
-                                    _mm512_load_ps(qt + d * TQ), s);
-            _mm512_store_ps(st + j * TQ, s);
+        for (; j < kb; j++) { /* fewer than 8 keys left: one key at a time */
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+            for (int d = 0; d < dh; d++) {
+                __m512 kv = _mm512_set1_ps(kblk[(size_t)j * ld + d]);
+                s0 = _mm512_fmadd_ps(kv, _mm512_load_ps(qt + d * TQ), s0);
+                s1 = _mm512_fmadd_ps(kv, _mm512_load_ps(qt + d * TQ + 16), s1);
+            }
+            _mm512_store_ps(st + j * TQ, s0);
+            _mm512_store_ps(st + j * TQ + 16, s1);
         }
-        /* Online softmax across the 16 queries at once. */
-        __m512 bmax = _mm512_load_ps(st);
-        for (j = 1; j < kb; j++)
-            bmax = _mm512_max_ps(bmax, _mm512_load_ps(st + j * TQ));
-        __m512 mnew = _mm512_max_ps(mx, bmax);
-        __m512 alpha = tfe_exp_avx512(_mm512_sub_ps(mx, mnew)); /* first block: e^-inf = 0 */
-        __m512 bsum = _mm512_setzero_ps();
-        for (j = 0; j < kb; j++) {
-            __m512 p = tfe_exp_avx512(_mm512_sub_ps(_mm512_load_ps(st + j * TQ), mnew));
-            _mm512_store_ps(st + j * TQ, p);
-            bsum = _mm512_add_ps(bsum, p);
+        /* Online softmax, vectorised across the queries (only vectors with real ones). */
+        for (int h = 0; h < qv; h++) {
+            float *sth = st + 16 * h;
+            __m512 bmax = _mm512_load_ps(sth);
+            for (j = 1; j < kb; j++)
+                bmax = _mm512_max_ps(bmax, _mm512_load_ps(sth + j * TQ));
+            __m512 mnew = _mm512_max_ps(mx[h], bmax);
+            __m512 alpha = tfe_exp_avx512(_mm512_sub_ps(mx[h], mnew)); /* first block: 0 */
+            __m512 bsum = _mm512_setzero_ps();
+            for (j = 0; j < kb; j++) {
+                __m512 p = tfe_exp_avx512(_mm512_sub_ps(_mm512_load_ps(sth + j * TQ), mnew));
+                _mm512_store_ps(sth + j * TQ, p);
+                bsum = _mm512_add_ps(bsum, p);
+            }
+            sum[h] = _mm512_fmadd_ps(sum[h], alpha, bsum);
+            mx[h] = mnew;
+            _mm512_store_ps(alpha_s + 16 * h, alpha);
         }
-        sum = _mm512_fmadd_ps(sum, alpha, bsum);
-        mx = mnew;
-        _mm512_store_ps(alpha_s, alpha);
 
         for (int d0 = 0; d0 < dh; d0 += 64) {
             int chunks = (dh - d0 + 15) / 16 < 4 ? (dh - d0 + 15) / 16 : 4;
@@ -130,7 +148,8 @@ TFE_ATTENTION_KERNEL(tfe_attention_q16k64__avx512)
         }
     }
     float inv[TQ] __attribute__((aligned(64)));
-    _mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), sum));
+    for (int h = 0; h < qv; h++)
+        _mm512_store_ps(inv + 16 * h, _mm512_div_ps(_mm512_set1_ps(1.0f), sum[h]));
     for (int i = 0; i < nq; i++) {
         __m512 s = _mm512_set1_ps(inv[i]);
         for (int d0 = 0; d0 < dh; d0 += 16) {
