@@ -134,7 +134,9 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
      * ascending order, so the result does not depend on the order or on the team size. */
     const long cols = (long)(p_hi - p_lo) * nr;
     int mc_rows = (int)(blk->l2_floats / k), mc_c = (int)(blk->l2_floats / (cols + kc_max));
-    int c_resident = mc_c > mc_rows;
+    /* (When all of this thread's rows fit rows-resident, that order is right: C is tiny and
+     * each panel then streams front to back, as the micro-kernel's prefetch expects.) */
+    int c_resident = mc_c > mc_rows && mc_rows < row_hi - row_lo;
     int mc = (c_resident ? mc_c : mc_rows) / mr * mr;
     if (mc < mr)
         mc = mr;
