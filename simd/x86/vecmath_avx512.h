@@ -28,13 +28,20 @@ static inline __m512 tfe_exp_avx512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* 1/x from the 14-bit estimate and one Newton step (~2^-28 relative): a quarter of the cost of
+ * vdivps, which would otherwise dominate the GELU epilogue. */
+static inline __m512 tfe_recip_avx512(__m512 x)
+{
+    __m512 r = _mm512_rcp14_ps(x);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(x, r, _mm512_set1_ps(2.0f)));
+}
+
 /* erf(x), Abramowitz–Stegun 7.1.26 (|error| <= 1.5e-7), odd symmetry via the sign bit. */
 static inline __m512 tfe_erf_avx512(__m512 x)
 {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     __m512 ax = _mm512_andnot_ps(sign, x);
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
-                             _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), ax, _mm512_set1_ps(1.0f)));
+    __m512 t = tfe_recip_avx512(_mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), ax, _mm512_set1_ps(1.0f)));
     __m512 p = _mm512_set1_ps(1.061405429f);
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
@@ -46,12 +53,14 @@ static inline __m512 tfe_erf_avx512(__m512 x)
     return _mm512_or_ps(y, _mm512_and_ps(sign, x));
 }
 
-/* tanh(u) = 1 - 2 / (e^{2u} + 1): saturates correctly for large |u| through exp. */
+/* tanh(u) = 1 - 2 / (e^{2u} + 1). */
 static inline __m512 tfe_tanh_avx512(__m512 u)
 {
+    /* |u| <= 9: tanh is 1 - 3e-8 there already, and e^{2u} stays finite for the reciprocal. */
+    u = _mm512_max_ps(_mm512_min_ps(u, _mm512_set1_ps(9.0f)), _mm512_set1_ps(-9.0f));
     __m512 e = tfe_exp_avx512(_mm512_add_ps(u, u));
-    return _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                         _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    __m512 r = tfe_recip_avx512(_mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+    return _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), r, _mm512_set1_ps(1.0f));
 }
 
 static inline __m512 tfe_act_avx512(int act, __m512 x)
