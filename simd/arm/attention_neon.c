@@ -17,17 +17,6 @@ enum { TQ = 8, TK = 64 };
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* acc + b·a[L]; the intrinsic wants a literal lane, L is one after inlining and unrolling. */
-INLINE float32x4_t fma_lane(float32x4_t acc, float32x4_t b, float32x4_t a, const int L)
-{
-    switch (L) {
-    case 0: return vfmaq_laneq_f32(acc, b, a, 0);
-    case 1: return vfmaq_laneq_f32(acc, b, a, 1);
-    case 2: return vfmaq_laneq_f32(acc, b, a, 2);
-    default: return vfmaq_laneq_f32(acc, b, a, 3);
-    }
-}
-
 /* Scores of M (1..4) queries against 4 key rows kr[0..3], written to s[i][0..3].
  * Budget: 4×4 = 16 accumulators + 4 query + 4 key vectors = 24 of 32 q-registers; each query
  * load and each key load feeds 4 FMAs. */
@@ -103,7 +92,7 @@ INLINE void pv_block(const int M, const int MASKED, int kb, int w, const float *
                 float32x4_t vv = load_v(MASKED, vj, u, w);
 #pragma GCC unroll 4
                 for (int i = 0; i < M; i++)
-                    c[i][u] = fma_lane(c[i][u], vv, pv[i], jj);
+                    c[i][u] = tfe_fma_lane_neon(c[i][u], vv, pv[i], jj);
             }
         }
     }

@@ -12,17 +12,6 @@ enum { MR = 8, NR = 8 };
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* acc + b·a[L]; the intrinsic wants a literal lane, L is one after inlining and unrolling. */
-INLINE float32x4_t fma_lane(float32x4_t acc, float32x4_t b, float32x4_t a, const int L)
-{
-    switch (L) {
-    case 0: return vfmaq_laneq_f32(acc, b, a, 0);
-    case 1: return vfmaq_laneq_f32(acc, b, a, 1);
-    case 2: return vfmaq_laneq_f32(acc, b, a, 2);
-    default: return vfmaq_laneq_f32(acc, b, a, 3);
-    }
-}
-
 /* The activation on v[0..count), out of line: one copy serves all 16 tile variants, and the
  * accumulators stay in registers because only the copy t is passed by address. */
 static __attribute__((noinline)) void act_vectors(int act, float32x4_t *v, int count)
@@ -63,7 +52,7 @@ INLINE void tile(const int M, const int FULL, int n, int kc, const float *a, siz
                 float32x4_t bv = vld1q_f32(b + 4 * j);
 #pragma GCC unroll 8
                 for (int i = 0; i < M; i++)
-                    acc[i][j] = fma_lane(acc[i][j], bv, av[i], kk);
+                    acc[i][j] = tfe_fma_lane_neon(acc[i][j], bv, av[i], kk);
             }
         }
     }

@@ -106,4 +106,18 @@ static inline uint32x4_t tfe_tail_mask_neon(int n)
     return vcltq_s32(lanes, vdupq_n_s32(n));
 }
 
+/* acc + b·a[L]; the intrinsic wants a literal lane, L is one after inlining and unrolling. */
+static inline __attribute__((always_inline)) float32x4_t tfe_fma_lane_neon(float32x4_t acc,
+                                                                         float32x4_t b,
+                                                                         float32x4_t a,
+                                                                         const int L)
+{
+    switch (L) {
+    case 0: return vfmaq_laneq_f32(acc, b, a, 0);
+    case 1: return vfmaq_laneq_f32(acc, b, a, 1);
+    case 2: return vfmaq_laneq_f32(acc, b, a, 2);
+    default: return vfmaq_laneq_f32(acc, b, a, 3);
+    }
+}
+
 #endif
