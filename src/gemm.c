@@ -140,6 +140,9 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     int mc = (c_resident ? mc_c : mc_rows) / mr * mr;
     if (mc < mr)
         mc = mr;
+    /* Equal M blocks: a thin last block would stream all the weights for a few rows. */
+    const int rows = row_hi - row_lo, blocks = (rows + mc - 1) / mc;
+    mc = ((rows + blocks - 1) / blocks + mr - 1) / mr * mr;
     gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
     const size_t panel_floats = (size_t)k * nr, slice_floats = (size_t)kc_max * nr;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
