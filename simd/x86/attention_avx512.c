@@ -14,30 +14,35 @@
 
 enum { TQ = 32, QV = TQ / 16, TK = 64, KEYS = 8, ROWS = 4 };
 
-/* St[j][:] for KEYS keys at once: KEYS × QV accumulators share each Qᵀ row load, and each
- * broadcast key element feeds QV FMAs (16 + 2 + 1 of 32 zmm). */
-static inline __attribute__((always_inline)) void scores8(int dh, const float *qt,
+/* St[j][:] for KEYS keys at once: KEYS × NQV accumulators share each Qᵀ row load, and each
+ * broadcast key element feeds NQV FMAs (16 + 2 + 1 of 32 zmm). NQV = 1 when the tile holds at
+ * most 16 queries (short sequences), so no FMA works on empty lanes. */
+static inline __attribute__((always_inline)) void scores8(const int NQV, int dh, const float *qt,
                                                           const float *k, size_t ld, float *st)
 {
     __m512 s[KEYS][QV];
 #pragma GCC unroll 8
     for (int u = 0; u < KEYS; u++)
 #pragma GCC unroll 2
-        for (int h = 0; h < QV; h++)
+        for (int h = 0; h < NQV; h++)
             s[u][h] = _mm512_setzero_ps();
     for (int d = 0; d < dh; d++) {
-        __m512 q0 = _mm512_load_ps(qt + d * TQ), q1 = _mm512_load_ps(qt + d * TQ + 16);
+        __m512 q[QV];
+#pragma GCC unroll 2
+        for (int h = 0; h < NQV; h++)
+            q[h] = _mm512_load_ps(qt + d * TQ + 16 * h);
 #pragma GCC unroll 8
         for (int u = 0; u < KEYS; u++) {
             __m512 kv = _mm512_set1_ps(k[u * ld + d]);
-            s[u][0] = _mm512_fmadd_ps(kv, q0, s[u][0]);
-            s[u][1] = _mm512_fmadd_ps(kv, q1, s[u][1]);
+#pragma GCC unroll 2
+            for (int h = 0; h < NQV; h++)
+                s[u][h] = _mm512_fmadd_ps(kv, q[h], s[u][h]);
         }
     }
 #pragma GCC unroll 8
     for (int u = 0; u < KEYS; u++)
 #pragma GCC unroll 2
-        for (int h = 0; h < QV; h++)
+        for (int h = 0; h < NQV; h++)
             _mm512_store_ps(st + u * TQ + 16 * h, s[u][h]);
 }
 
@@ -99,8 +104,12 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
         const int kb = nk - k0 < TK ? nk - k0 : TK;
         const float *kblk = k + (size_t)k0 * ld, *vblk = v + (size_t)k0 * ld;
         int j = 0;
-        for (; j + KEYS <= kb; j += KEYS)
-            scores8(dh, qt, kblk + (size_t)j * ld, ld, st + j * TQ);
+        for (; j + KEYS <= kb; j += KEYS) {
+            if (qv == 1)
+                scores8(1, dh, qt, kblk + (size_t)j * ld, ld, st + j * TQ);
+            else
+                scores8(2, dh, qt, kblk + (size_t)j * ld, ld, st + j * TQ);
+        }
         for (; j < kb; j++) { /* fewer than 8 keys left: one key at a time */
             __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
             for (int d = 0; d < dh; d++) {
