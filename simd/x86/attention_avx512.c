@@ -142,10 +142,8 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
         for (int d0 = 0; d0 < dh; d0 += 64) {
             int chunks = (dh - d0 + 15) / 16 < 4 ? (dh - d0 + 15) / 16 : 4;
             __mmask16 mk[4];
-            for (int c = 0; c < 4; c++) {
-                int left = dh - d0 - 16 * c;
-                mk[c] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-            }
+            for (int c = 0; c < 4; c++)
+                mk[c] = tfe_tail_mask_avx512(dh - d0 - 16 * c);
             for (int r0 = 0; r0 < rows; r0 += ROWS) {
                 switch (chunks) {
                 case 4: pv_block(4, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc); break;
@@ -162,8 +160,7 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
     for (int i = 0; i < nq; i++) {
         __m512 s = _mm512_set1_ps(inv[i]);
         for (int d0 = 0; d0 < dh; d0 += 16) {
-            int left = dh - d0;
-            __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __mmask16 m = tfe_tail_mask_avx512(dh - d0);
             _mm512_mask_storeu_ps(o + (size_t)i * ldo + d0, m,
                                   _mm512_mul_ps(_mm512_load_ps(acc + i * dhp + d0), s));
         }

@@ -16,10 +16,8 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
                                                        int accumulate, const tfe_gemm_epilogue *ep)
 {
     __mmask16 mk[3];
-    for (int j = 0; j < 3; j++) {
-        int left = n - 16 * j;
-        mk[j] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-    }
+    for (int j = 0; j < 3; j++)
+        mk[j] = tfe_tail_mask_avx512(n - 16 * j);
     __m512 acc[MR][3];
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++)

@@ -83,4 +83,10 @@ static inline __m512 tfe_act_avx512(int act, __m512 x)
     }
 }
 
+/* Lane mask for the first `left` floats of a 16-float vector (any int: <= 0 none, >= 16 all). */
+static inline __mmask16 tfe_tail_mask_avx512(int left)
+{
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+}
+
 #endif
