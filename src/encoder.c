@@ -197,18 +197,12 @@ typedef struct forward {
 
 enum phase { PH_EMBED, PH_QKV, PH_ATTN, PH_OUT, PH_FF1, PH_FF2, PH_LN, PH_COUNT };
 
-/* Row range of this thread for token-wise ops. */
-static void my_rows(int tokens, int tid, int nt, int *lo, int *hi)
-{
-    tfe_split_range(tokens, nt, tid, lo, hi);
-}
-
 static void layernorm_rows(const tfe_kernels *k, int tokens, int D, const float *x,
                            const float *r, const float *g, const float *b, float eps, float *y,
                            int tid, int nt)
 {
     int lo, hi;
-    my_rows(tokens, tid, nt, &lo, &hi);
+    tfe_split_range(tokens, nt, tid, &lo, &hi);
     for (int i = lo; i < hi; i++)
         k->layernorm->kernel(D, x + (size_t)i * D, r ? r + (size_t)i * D : NULL, g, b, eps,
                              y + (size_t)i * D);
@@ -249,7 +243,7 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
     } while (0)
 
     /* Embedding + positions, packed rows. */
-    my_rows(T, tid, nt, &lo, &hi);
+    tfe_split_range(T, nt, tid, &lo, &hi);
     for (int b = 0, row = 0; b < f->batch; b++) {
         int len = s->offsets[b + 1] - s->offsets[b];
         for (int p = 0; p < len; p++, row++) {
@@ -322,11 +316,11 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
     /* Output: packed rows as they are, or scattered into [batch][seq] with zero padding. */
     size_t row_bytes = (size_t)D * sizeof(float);
     if (f->packed_out) {
-        my_rows(T, tid, nt, &lo, &hi);
+        tfe_split_range(T, nt, tid, &lo, &hi);
         if (hi > lo)
             memcpy(f->out + (size_t)lo * D, x + (size_t)lo * D, (size_t)(hi - lo) * row_bytes);
     } else {
-        my_rows(f->batch * f->seq, tid, nt, &lo, &hi);
+        tfe_split_range(f->batch * f->seq, nt, tid, &lo, &hi);
         for (int r = lo; r < hi; r++) {
             int b = r / f->seq, p = r % f->seq;
             float *dst = f->out + (size_t)r * D;

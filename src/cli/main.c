@@ -103,6 +103,12 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
+/* What the run is called in messages: the model directory or the preset. */
+static const char *model_label(const options *o)
+{
+    return o->model ? o->model : (o->preset ? o->preset : "bert-base");
+}
+
 static int open_model(const options *o, tfe_model **m)
 {
     tfe_error e;
@@ -154,7 +160,7 @@ static int cmd_info(const options *o)
         return rc;
     const tfe_config *c = tfe_model_config(m);
     printf("model: %s  d_model %d, heads %d, d_ff %d, layers %d, vocab %d, max_positions %d, "
-           "%s, %s, %s%s%s\n", o->model ? o->model : (o->preset ? o->preset : "bert-base"),
+           "%s, %s, %s%s%s\n", model_label(o),
            c->d_model, c->n_heads, c->d_ff, c->n_layers, c->vocab_size, c->max_positions,
            c->positional == TFE_POS_LEARNED ? "learned positions" : "sinusoidal positions",
            act_name(c->activation), c->norm_first ? "pre-LN" : "post-LN",
@@ -328,7 +334,7 @@ static int cmd_bench(const options *o)
     tfe_config probe;
     if (!o->json && (o->model || tfe_preset_config(o->preset ? o->preset : "bert-base", &probe) == 0))
         fprintf(stderr, "tfenc: preparing %s ...\n",
-                o->model ? o->model : (o->preset ? o->preset : "bert-base"));
+                model_label(o));
     double t_load = now_s();
     int rc = open_model(o, &m);
     if (rc) {
@@ -406,12 +412,12 @@ static int cmd_bench(const options *o)
                "\"version\": \"%s\"}\n",
                p50, p99, ms[0], ms[n - 1], n, (double)tokens / (p50 * 1e-3), gflops, peak, pct,
                tfe_isa_name(isa), threads, batch, seq, tokens,
-               o->model ? o->model : (o->preset ? o->preset : "bert-base"),
+               model_label(o),
                tfe_model_kernel(m, "gemm"), tfe_model_kernel(m, "attention"),
                tfe_model_kernel(m, "layernorm"), TFENC_VERSION);
     } else {
         printf("tfenc bench: %s, batch %d x seq %d (%ld real tokens), %d threads, isa %s\n",
-               o->model ? o->model : (o->preset ? o->preset : "bert-base"), batch, seq, tokens,
+               model_label(o), batch, seq, tokens,
                threads, tfe_isa_name(isa));
         printf("  kernels: gemm %s, attention %s, layernorm %s; model ready in %.2f s\n",
                tfe_model_kernel(m, "gemm"), tfe_model_kernel(m, "attention"),
