@@ -41,13 +41,28 @@ void tfe_pack_b(int n, int k, int nr, const float *w, float *dst)
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
 {
     const tfe_cpu_info *ci = tfe_cpu();
-    /* Half of L1 for the kc×nr slice of the B panel (the other half: rows of A, C tile). */
+    /* Panel orders: half of L1 for the kc×nr slice of a weight panel (the other half: rows
+     * of A, the C tile); half of L2 for the rows of A or the C block. */
     int kc = (int)(ci->l1d / 2 / ((long)impl->nr * (long)sizeof(float)));
-    kc = kc / 16 * 16;
-    if (kc < 64)
-        kc = 64;
-    blk->kc = kc;
+    blk->kc = kc / 16 * 16 < 64 ? 64 : kc / 16 * 16;
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
+    /* Tile order: half of L1 for the mr×kc tile of A (the other half: weight rows streaming
+     * through from L2, the C tile); a third of L2 for the weight block (measured on a 2 MiB
+     * L2: blocks of 4 panels of 768 beat 3 and 6). */
+    kc = (int)(ci->l1d / 2 / ((long)impl->mr * (long)sizeof(float)));
+    blk->kc_tile = kc / 16 * 16 < 64 ? 64 : kc / 16 * 16;
+    blk->b_block_floats = ci->l2 / 3 / (long)sizeof(float);
+}
+
+/* The epilogue of the tile at row i, column j0 (used on the last K slice only). */
+static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
+{
+    tfe_gemm_epilogue ep;
+    ep.bias = g->bias ? g->bias + j0 : NULL;
+    ep.residual = g->residual ? g->residual + (size_t)i * g->ldr + j0 : NULL;
+    ep.ldr = g->ldr;
+    ep.act = g->act;
+    return ep;
 }
 
 /* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
@@ -88,18 +103,106 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t
         for (size_t off = (size_t)t * part; off < (size_t)(t + 1) * part && off < next_bytes;
              off += 64)
             tfe_prefetch_l2(next + off);
-        tfe_gemm_epilogue ep;
-        if (last) {
-            ep.bias = g->bias ? g->bias + j0 : NULL;
-            ep.residual = g->residual ? g->residual + (size_t)i * g->ldr + j0 : NULL;
-            ep.ldr = g->ldr;
-            ep.act = g->act;
-        }
+        const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
         s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, g->a + (size_t)i * g->lda + k0,
                          g->lda, bp, g->c + (size_t)i * g->ldc + j0, g->ldc,
                          (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0),
-                         last ? &ep : NULL);
+                         last ? &ep : NULL, NULL, 0);
     }
+}
+
+/* Tile order, for products with many rows: M blocks, weight blocks of nb panels, K slices,
+ * tiles, panels. An mr×kc tile of A stays in L1 while it meets the block's nb panels, and
+ * the block stays in L2 while the M block's tiles pass (BLIS's order, A unpacked). */
+typedef struct gemm_nest {
+    const tfe_gemm_impl *impl;
+    const tfe_gemm_args *g;
+    int n, k;
+    int kc;   /* this product's K slice: K split into equal slices of at most kc_tile */
+    int nb;   /* panels per weight block */
+    int mc;   /* rows per M block (a multiple of mr) */
+} gemm_nest;
+
+/* A weight block: panels [p0, p1) at the K slice starting at k0. */
+typedef struct gemm_block {
+    int p0, p1, k0;
+} gemm_block;
+
+/* Rows [i0, i1) against weight block b. While its tiles compute, the next block this thread
+ * uses (nx, if nx.p1 > nx.p0) is prefetched into L2, a share per micro-kernel call: the
+ * weights come from DRAM once per forward pass and the hardware prefetchers stop at every
+ * 4 KiB page. With few tiles the block is not reused, so the kernel streams it instead. */
+static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_block nx)
+{
+    const tfe_gemm_args *g = s->g;
+    const int mr = s->impl->mr, nr = s->impl->nr, k = s->k;
+    const int kc = k - b.k0 < s->kc ? k - b.k0 : s->kc, last = b.k0 + kc == k;
+    const int tiles = (i1 - i0 + mr - 1) / mr, stream = tiles < 4;
+    const int flags = (b.k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0);
+    /* The next block's panel slices, each cut into equal chunks, one chunk per call. */
+    const int nx_np = stream ? 0 : nx.p1 - nx.p0;
+    const int nx_kc = k - nx.k0 < s->kc ? k - nx.k0 : s->kc;
+    const int slice_lines = (int)((size_t)nx_kc * nr * sizeof(float) / 64);
+    const int chunks = nx_np > 0 ? tiles * (b.p1 - b.p0) / nx_np : 0;
+    int call = 0;
+    for (int i = i0; i < i1; i += mr) {
+        const int rows = i1 - i < mr ? i1 - i : mr;
+        const float *a = g->a + (size_t)i * g->lda + b.k0;
+        for (int p = b.p0; p < b.p1; p++, call++) {
+            const int j0 = p * nr, cols = s->n - j0 < nr ? s->n - j0 : nr;
+            const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
+            const char *pf = NULL;
+            int pf_lines = 0;
+            if (chunks > 0 && call / chunks < nx_np) {
+                const int q = call % chunks, lo = (int)((long)q * slice_lines / chunks);
+                pf = (const char *)(g->b->data + (size_t)(nx.p0 + call / chunks) * k * nr +
+                                    (size_t)nx.k0 * nr) + (size_t)lo * 64;
+                pf_lines = (int)((long)(q + 1) * slice_lines / chunks) - lo;
+            }
+            s->impl->ukernel(rows, cols, kc, a, g->lda,
+                             g->b->data + (size_t)p * k * nr + (size_t)b.k0 * nr,
+                             g->c + (size_t)i * g->ldc + j0, g->ldc, flags, last ? &ep : NULL,
+                             pf, pf_lines);
+        }
+    }
+}
+
+/* Rows [row_lo, row_hi) × panels [p_lo, p_hi) of one thread in tile order. */
+static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
+                            const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi)
+{
+    const int mr = impl->mr, nr = impl->nr;
+    const int n = g->b->n, k = g->b->k;
+    gemm_nest s = {impl, g, n, k, 0, 0, 0};
+    /* Equal K slices (a thin last slice would pay a C round trip for little work); this
+     * depends on K and the blocking only, never on the team. */
+    const int slices = (k + blk->kc_tile - 1) / blk->kc_tile;
+    s.kc = (k + slices - 1) / slices;
+    s.nb = (int)(blk->b_block_floats / ((long)s.kc * nr));
+    s.mc = (int)(blk->l2_floats / s.kc) / mr * mr;
+    if (s.mc < mr)
+        s.mc = mr;
+    /* Equal M blocks: a thin last block would stream all the weights for a few rows. */
+    const int rows = row_hi - row_lo, mblks = (rows + s.mc - 1) / s.mc;
+    s.mc = ((rows + mblks - 1) / mblks + mr - 1) / mr * mr;
+    /* Few tiles share a weight block: nothing to reuse, so each panel streams front to back. */
+    if (s.nb < 1 || (s.mc + mr - 1) / mr < 4)
+        s.nb = 1;
+    /* Walk the blocks in order, one step behind, so each knows the block that follows. */
+    int have = 0, pi0 = 0, pi1 = 0;
+    gemm_block prev = {0, 0, 0};
+    for (int i0 = row_lo; i0 < row_hi; i0 += s.mc) {
+        const int i1 = i0 + s.mc < row_hi ? i0 + s.mc : row_hi;
+        for (int p0 = p_lo; p0 < p_hi; p0 += s.nb)
+            for (int k0 = 0; k0 < k; k0 += s.kc) {
+                gemm_block b = {p0, p0 + s.nb < p_hi ? p0 + s.nb : p_hi, k0};
+                if (have)
+                    run_block(&s, pi0, pi1, prev, b);
+                prev = b, pi0 = i0, pi1 = i1, have = 1;
+            }
+    }
+    if (have)
+        run_block(&s, pi0, pi1, prev, (gemm_block){0, 0, 0});
 }
 
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
@@ -124,9 +227,15 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     tfe_split_range(mblocks, tm, tid / tn, &mb_lo, &mb_hi);
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
+    /* Three loop orders. When this thread's rows of A are over twice the L2 budget, the tile
+     * order (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as
+     * few times as L2 allows: */
+    if (row_hi - row_lo > 2 * (int)(blk->l2_floats / k)) {
+        gemm_tile_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
+        return;
+    }
     const int kc_max = blk->kc;
-    /* Two loop orders, both streaming the weights as few times as L2 allows:
-     *  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
+    /*  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
      *    passes once, all its K slices in a row (wide products: QKV, FFN up);
      *  - C-resident: the block's C (mc × this thread's columns) stays in L2 while the K
      *    slices pass, each over all panels (deep products: FFN down).

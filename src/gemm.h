@@ -37,10 +37,13 @@ typedef struct tfe_gemm_epilogue {
  * a: row-major, row stride lda; bp: the panel at this K block (kc rows of nr floats);
  * c: row-major, row stride ldc; only the m×n tile is read or written (no over-read of a or c,
  * bp may be read in full since panels are zero padded).
- * ep: NULL on all but the last K block; on the last, the epilogue above is applied. */
+ * ep: NULL on all but the last K block; on the last, the epilogue above is applied.
+ * pf, pf_lines: a hint: bring these pf_lines 64-byte lines into L2, spread evenly over the
+ * k steps (the driver's next weight block, fetched while this one computes); kernels that
+ * do not prefetch ignore it. */
 #define TFE_GEMM_UKERNEL(fn)                                                                   \
     void fn(int m, int n, int kc, const float *a, size_t lda, const float *bp, float *c,       \
-            size_t ldc, int flags, const tfe_gemm_epilogue *ep)
+            size_t ldc, int flags, const tfe_gemm_epilogue *ep, const char *pf, int pf_lines)
 typedef TFE_GEMM_UKERNEL((*tfe_gemm_ukernel_fn));
 
 typedef struct tfe_gemm_impl {
@@ -66,11 +69,16 @@ size_t tfe_packed_floats(int n, int k, int nr);
 /* Packs row-major W[n×k] into dst (tfe_packed_floats(n, k, nr) floats). */
 void tfe_pack_b(int n, int k, int nr, const float *w, float *dst);
 
-/* Cache blocking derived from the host caches and the impl. */
+/* Cache blocking derived from the host caches and the impl, for the driver's loop orders
+ * (see tfe_gemm_team). */
 typedef struct tfe_gemm_blocking {
-    int kc;        /* K block: a kc×nr panel slice stays in L1 while the rows of A stream by */
-    long l2_floats; /* L2 budget: an M block's full rows of A (mc×K) stay in L2 while the
-                      weight panels stream by */
+    int kc;               /* panel orders: a kc×nr weight panel slice stays in L1 while the
+                             rows of A stream by */
+    long l2_floats;       /* L2 budget for an M block's rows of A (mc×K, or mc×kc_tile in the
+                             tile order) or its C block */
+    int kc_tile;          /* tile order: an mr×kc_tile tile of A stays in L1 while it meets
+                             the panels of a weight block */
+    long b_block_floats;  /* tile order: L2 budget for the weight block (kc_tile × nb panels) */
 } tfe_gemm_blocking;
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);

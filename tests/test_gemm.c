@@ -86,7 +86,7 @@ static void ukernel_case(const tfe_gemm_impl *impl, int m, int n, int kc, int ac
         memcpy(c + i * ldc, c0 + (size_t)i * n, (size_t)n * sizeof *c);
 
     tfe_gemm_epilogue ep = {.bias = bias, .residual = res, .ldr = ldr, .act = e->act};
-    impl->ukernel(m, n, kc, a, lda, bp, c, ldc, accumulate, e->ep ? &ep : NULL);
+    impl->ukernel(m, n, kc, a, lda, bp, c, ldc, accumulate, e->ep ? &ep : NULL, NULL, 0);
 
     double *want = malloc(3 * (size_t)m * n * sizeof *want);
     CHECK(want != NULL, "out of memory");
@@ -236,14 +236,17 @@ static void driver_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     product_free(&p);
 }
 
-/* A K block of 32 and an L2 budget of three tile rows for one panel, so that small shapes
- * cross K and M block edges (the host's L2 would hold every test product in one M block). */
+/* K slices of at most 32, weight blocks of two panels and M blocks of four tiles, so that
+ * small shapes cross every block edge (the host's caches would hold each test product in
+ * one block). */
 static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
 {
     tfe_gemm_blocking blk;
     tfe_gemm_blocking_init(impl, &blk);
     blk.kc = 32;
     blk.l2_floats = 3L * impl->mr * (impl->nr + blk.kc);
+    blk.kc_tile = 32;
+    blk.b_block_floats = 2L * blk.kc_tile * impl->nr;
     return blk;
 }
 

@@ -115,6 +115,7 @@ INLINE void rows(const int FULL, int m, int n, int kc, const float *a, size_t ld
 
 TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon)
 {
+    (void)pf, (void)pf_lines; /* no software prefetch: a hint only */
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
     if (n == NR)
         rows(1, m, n, kc, a, lda, bp, c, ldc, accumulate, ep);

@@ -11,7 +11,8 @@ enum { MR = 6, NR = 16 };
 static inline __attribute__((always_inline)) void tile(const int M, int n, int kc,
                                                        const float *a, size_t lda,
                                                        const float *bp, float *c, size_t ldc,
-                                                       int accumulate, const tfe_gemm_epilogue *ep)
+                                                       int accumulate, const tfe_gemm_epilogue *ep,
+                                                       const char *pf, int pf_lines)
 {
     const __m256i mk[2] = {tfe_tail_mask_avx2(n), tfe_tail_mask_avx2(n - 8)};
     __m256 acc[MR][2];
@@ -21,14 +22,23 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
         for (int j = 0; j < 2; j++)
             acc[i][j] = accumulate ? _mm256_maskload_ps(c + i * ldc + 8 * j, mk[j])
                                    : _mm256_setzero_ps();
-    for (int p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
-        bp += NR;
+    /* Chunks of k steps, one L2 prefetch of the hinted lines before each (see gemm_avx512.c). */
+    const int chunk = pf_lines > 0 && kc > pf_lines ? kc / pf_lines : kc;
+    for (int p = 0; p < kc;) {
+        const int end = kc - p > chunk ? p + chunk : kc;
+        if (pf_lines-- > 0) {
+            _mm_prefetch(pf, _MM_HINT_T1);
+            pf += 64;
+        }
+        for (; p < end; p++) {
+            __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+            bp += NR;
 #pragma GCC unroll 6
-        for (int i = 0; i < M; i++) {
-            __m256 av = _mm256_broadcast_ss(a + i * lda + p);
-            acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+            for (int i = 0; i < M; i++) {
+                __m256 av = _mm256_broadcast_ss(a + i * lda + p);
+                acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
+            }
         }
     }
     if (ep) {
@@ -56,11 +66,11 @@ TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 {
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
     switch (m) {
-    case 6: tile(6, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 5: tile(5, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 4: tile(4, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 3: tile(3, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    case 2: tile(2, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
-    default: tile(1, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;
+    case 6: tile(6, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
+    case 5: tile(5, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
+    case 4: tile(4, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
+    case 3: tile(3, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
+    case 2: tile(2, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
+    default: tile(1, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
     }
 }

@@ -13,7 +13,8 @@ enum { MR = 8, NR = 48 };
 static inline __attribute__((always_inline)) void tile(const int M, const int STREAM, int n, int kc,
                                                        const float *a, size_t lda,
                                                        const float *bp, float *c, size_t ldc,
-                                                       int accumulate, const tfe_gemm_epilogue *ep)
+                                                       int accumulate, const tfe_gemm_epilogue *ep,
+                                                       const char *pf, int pf_lines)
 {
     __mmask16 mk[3];
     for (int j = 0; j < 3; j++)
@@ -25,20 +26,30 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
         for (int j = 0; j < 3; j++)
             acc[i][j] = accumulate ? _mm512_maskz_loadu_ps(mk[j], c + i * ldc + 16 * j)
                                    : _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
-        if (STREAM) { /* 256 k steps (48 KiB) ahead, outside L1: keeps enough DRAM reads in flight */
-            _mm_prefetch((const char *)(bp + 256 * NR), _MM_HINT_T2);
-            _mm_prefetch((const char *)(bp + 256 * NR + 16), _MM_HINT_T2);
-            _mm_prefetch((const char *)(bp + 256 * NR + 32), _MM_HINT_T2);
+    /* The k steps run in chunks with one L2 prefetch of the hinted lines before each, so
+     * the inner loop stays free of prefetch bookkeeping. */
+    const int chunk = pf_lines > 0 && kc > pf_lines ? kc / pf_lines : kc;
+    for (int p = 0; p < kc;) {
+        const int end = kc - p > chunk ? p + chunk : kc;
+        if (pf_lines-- > 0) {
+            _mm_prefetch(pf, _MM_HINT_T1);
+            pf += 64;
         }
-        bp += NR;
+        for (; p < end; p++) {
+            __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
+            if (STREAM) { /* 256 k steps (48 KiB) ahead, outside L1: keeps enough DRAM reads in flight */
+                _mm_prefetch((const char *)(bp + 256 * NR), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + 256 * NR + 16), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + 256 * NR + 32), _MM_HINT_T2);
+            }
+            bp += NR;
 #pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            __m512 av = _mm512_set1_ps(a[i * lda + p]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+            for (int i = 0; i < M; i++) {
+                __m512 av = _mm512_set1_ps(a[i * lda + p]);
+                acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+            }
         }
     }
     if (ep) {
@@ -66,14 +77,14 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
  * registers and the prefetch out of the resident loop. */
 #define TILE_ROWS(STREAM)                                                                       \
     switch (m) {                                                                               \
-    case 8: tile(8, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    case 7: tile(7, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    case 6: tile(6, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    case 5: tile(5, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    case 4: tile(4, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    case 3: tile(3, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    case 2: tile(2, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                 \
-    default: tile(1, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep); break;                \
+    case 8: tile(8, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    case 7: tile(7, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    case 6: tile(6, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    case 5: tile(5, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    case 4: tile(4, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    case 3: tile(3, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    case 2: tile(2, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
+    default: tile(1, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                \
     }
 
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
