@@ -234,7 +234,10 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
         gemm_tile_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
         return;
     }
-    const int kc_max = blk->kc;
+    /* A single tile reuses nothing from L1: its panels stream front to back in one call each,
+     * with no C round trips (K slices only change where partial sums wait, never the order of
+     * the additions, so the bits are the same). */
+    const int kc_max = row_hi - row_lo <= mr ? k : blk->kc;
     /*  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
      *    passes once, all its K slices in a row (wide products: QKV, FFN up);
      *  - C-resident: the block's C (mc × this thread's columns) stays in L2 while the K

