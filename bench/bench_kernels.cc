@@ -211,7 +211,7 @@ static void bm_attention(benchmark::State &st, const tfe_attention_impl *impl, i
         offsets[b] = b * seq;
         tiles[b] = b * ((seq + tq - 1) / tq);
     }
-    size_t stride = tfe_attention_scratch_floats(impl, dh);
+    size_t stride = tfe_attention_team_scratch_floats(impl, dh, seq);
     Buf scratch(stride * threads);
     tfe_attention_args a{};
     a.batch = batch, a.offsets = offsets.data(), a.tiles = tiles.data();

@@ -36,6 +36,10 @@ TFE_ATTENTION_KERNEL(tfe_attention_q8k64__neon);
  * row max and sum, a scaled copy of the query tile. */
 size_t tfe_attention_scratch_floats(const tfe_attention_impl *impl, int dh);
 
+/* Scratch per thread of tfe_attention_team for sequences up to max_len: the kernel's, plus
+ * room to copy one head's keys and values into contiguous rows (see tfe_attention_team). */
+size_t tfe_attention_team_scratch_floats(const tfe_attention_impl *impl, int dh, int max_len);
+
 typedef struct tfe_attention_args {
     int batch;            /* sequences */
     const int *offsets;   /* [batch + 1] first packed row of each sequence */
@@ -45,10 +49,12 @@ typedef struct tfe_attention_args {
     size_t qkv_ld;        /* row stride of qkv in floats, >= 3D */
     float *ctx;           /* [tokens × D] */
     float *scratch;       /* nthreads × scratch_stride floats */
-    size_t scratch_stride;
+    size_t scratch_stride; /* >= tfe_attention_scratch_floats; sequences that fit the rest
+                              (tfe_attention_team_scratch_floats) get contiguous K and V */
 } tfe_attention_args;
 
-/* Thread `tid`'s share of all (sequence, query tile, head) items. */
+/* Thread `tid`'s share of all (sequence, head, query tile) items: a contiguous run of them,
+ * cut at equal shares of the work. */
 void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args *args, int tid,
                         int nthreads);
 

@@ -19,6 +19,7 @@ struct tfe_session {
     const tfe_model *model;
     int threads;
     int cap_batch, cap_tokens;   /* what the workspace is sized for */
+    int cap_len;                 /* longest sequence the attention scratch is sized for */
     float *x, *t;                /* [tokens×D] each: hidden state and its ping-pong partner */
     float *big;                  /* [tokens × max(4D, F)]: qkv + ctx, later reused for ff */
     float *qkv, *ctx, *ff;       /* views into big: [tokens×3D], [tokens×D], [tokens×F] */
@@ -64,8 +65,8 @@ size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
 {
     int threads = default_threads();
     size_t tokens = (size_t)(max_batch > 0 ? max_batch : 1) * (size_t)(max_seq > 0 ? max_seq : 1);
-    size_t stride = tfe_attention_scratch_floats(m->kernels.attention,
-                                                 m->cfg.d_model / m->cfg.n_heads);
+    size_t stride = tfe_attention_team_scratch_floats(m->kernels.attention,
+                                                      m->cfg.d_model / m->cfg.n_heads, max_seq);
     return (activation_floats(&m->cfg, tokens) + (size_t)threads * stride) * sizeof(float) +
            2 * ((size_t)max_batch + 1) * sizeof(int);
 }
@@ -76,23 +77,24 @@ static void free_workspace(tfe_session *s)
     free(s->offsets), free(s->tiles);
     s->x = s->t = s->big = s->qkv = s->ctx = s->ff = s->scratch = NULL;
     s->offsets = s->tiles = NULL;
-    s->cap_batch = s->cap_tokens = 0;
+    s->cap_batch = s->cap_tokens = s->cap_len = 0;
     s->workspace_bytes = 0;
 }
 
-/* Sizes the workspace for at least `batch` sequences and `tokens` packed rows. Allocation
- * happens only here, never inside the forward pass. */
-static tfe_status reserve(tfe_session *s, int batch, int tokens, tfe_error *err)
+/* Sizes the workspace for at least `batch` sequences, `tokens` packed rows and sequences of
+ * `max_len`. Allocation happens only here, never inside the forward pass. */
+static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tfe_error *err)
 {
-    if (batch <= s->cap_batch && tokens <= s->cap_tokens)
+    if (batch <= s->cap_batch && tokens <= s->cap_tokens && max_len <= s->cap_len)
         return TFE_OK;
     const tfe_config *c = &s->model->cfg;
     int nb = batch > s->cap_batch ? batch : s->cap_batch;
     int nt = tokens > s->cap_tokens ? tokens : s->cap_tokens;
+    int nl = max_len > s->cap_len ? max_len : s->cap_len;
     free_workspace(s);
     size_t T = (size_t)nt, D = (size_t)c->d_model;
-    s->scratch_stride = tfe_attention_scratch_floats(s->model->kernels.attention,
-                                                     c->d_model / c->n_heads);
+    s->scratch_stride = tfe_attention_team_scratch_floats(s->model->kernels.attention,
+                                                          c->d_model / c->n_heads, nl);
     s->x = tfe_alloc_floats(T * D);
     s->t = tfe_alloc_floats(T * D);
     s->big = tfe_alloc_floats(T * big_floats_per_token(c));
@@ -108,6 +110,7 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, tfe_error *err)
     }
     s->cap_batch = nb;
     s->cap_tokens = nt;
+    s->cap_len = nl;
     s->workspace_bytes = (activation_floats(c, T) + (size_t)s->threads * s->scratch_stride) *
                              sizeof(float) + 2 * ((size_t)nb + 1) * sizeof(int);
     return TFE_OK;
@@ -130,7 +133,7 @@ tfe_status tfe_session_create(const tfe_model *m, const tfe_session_options *o,
         free(s);
         return tfe_fail(err, TFE_ERR_ARG, "session size %d x %d is too large", mb, ms);
     }
-    tfe_status st = reserve(s, mb, mb * ms, err);
+    tfe_status st = reserve(s, mb, mb * ms, ms, err);
     if (st) {
         free(s);
         return st;
@@ -342,10 +345,13 @@ static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *leng
     tfe_status st = validate(s, ids, lengths, batch, seq, out, err);
     if (st)
         return st;
-    int tokens = 0;
-    for (int b = 0; b < batch; b++)
-        tokens += lengths ? lengths[b] : seq;
-    if ((st = reserve(s, batch, tokens, err)))
+    int tokens = 0, max_len = 0;
+    for (int b = 0; b < batch; b++) {
+        int len = lengths ? lengths[b] : seq;
+        tokens += len;
+        max_len = len > max_len ? len : max_len;
+    }
+    if ((st = reserve(s, batch, tokens, max_len, err)))
         return st;
     const int tq = s->model->kernels.attention->tq;
     s->offsets[0] = s->tiles[0] = 0;

@@ -152,14 +152,26 @@ static void batch_free(batch *B)
     free(B->offsets), free(B->tiles), free(B->qkv);
 }
 
+/* Longest sequence of a batch. */
+static int batch_max_len(const batch *B)
+{
+    int m = 0;
+    for (int b = 0; b < B->n; b++)
+        m = B->offsets[b + 1] - B->offsets[b] > m ? B->offsets[b + 1] - B->offsets[b] : m;
+    return m;
+}
+
 /* Runs the driver as a team of `threads`, one tid after the other (so the split is tested
- * without OpenMP), into a canary-guarded ctx; returns the guarded buffer. */
-static float *run_team(const tfe_attention_impl *impl, const batch *B, int threads)
+ * without OpenMP), into a canary-guarded ctx; returns the guarded buffer. The scratch has
+ * room to copy K and V of sequences up to kv_len long (0: the kernel's scratch only, so every
+ * head reads K and V in place). */
+static float *run_team(const tfe_attention_impl *impl, const batch *B, int threads, int kv_len)
 {
     const size_t D = (size_t)B->heads * B->dh, ctx_len = 2 * GUARD + (size_t)B->tokens * D;
     float *ctx = tt_alloc(ctx_len);
     tt_canary_fill(ctx, ctx_len);
-    const size_t stride = tfe_attention_scratch_floats(impl, B->dh);
+    const size_t stride = kv_len > 0 ? tfe_attention_team_scratch_floats(impl, B->dh, kv_len)
+                                     : tfe_attention_scratch_floats(impl, B->dh);
     float *scratch = tt_alloc((size_t)threads * stride);
     tfe_attention_args args = {.batch = B->n, .offsets = B->offsets, .tiles = B->tiles,
                                .n_heads = B->heads, .d_head = B->dh, .qkv = B->qkv,
@@ -201,7 +213,8 @@ static void check_batch(const batch *B, const float *ctx, const char *what)
 }
 
 /* Several heads, sequences of every edge length in one batch; teams of 1, 2 and 3 threads
- * must agree bit for bit. */
+ * must agree bit for bit, and so must K and V read in place, copied for every sequence, or
+ * copied only for the shorter ones. */
 static void team_sweep(const tfe_attention_impl *impl)
 {
     int lengths[16];
@@ -213,14 +226,22 @@ static void team_sweep(const tfe_attention_impl *impl)
         char what[256];
         snprintf(what, sizeof what, "%s team heads=%d dh=%d %d sequences case %llu", impl->name,
                  heads, d_heads[di], n_len, (unsigned long long)id);
-        float *one = run_team(impl, &B, 1);
+        const int max_len = batch_max_len(&B);
+        float *one = run_team(impl, &B, 1, max_len);
         check_batch(&B, one, what);
         const size_t len = 2 * GUARD + (size_t)B.tokens * heads * d_heads[di];
         for (int t = 2; t <= 3; t++) {
-            float *many = run_team(impl, &B, t);
+            float *many = run_team(impl, &B, t, max_len);
             CHECK(memcmp(one, many, len * sizeof *one) == 0,
                   "%s: %d threads differ from 1 thread", what, t);
             free(many);
+        }
+        const int rooms[] = {0, max_len / 2};
+        for (int r = 0; r < 2; r++) {
+            float *other = run_team(impl, &B, 2, rooms[r]);
+            CHECK(memcmp(one, other, len * sizeof *one) == 0,
+                  "%s: K/V copied for sequences up to %d differ from all copied", what, rooms[r]);
+            free(other);
         }
         free(one);
         batch_free(&B);
@@ -243,13 +264,14 @@ static void independence_sweep(const tfe_attention_impl *impl)
         memcpy(rev.qkv + (size_t)rev.offsets[n - 1 - b] * 3 * D,
                all.qkv + (size_t)all.offsets[b] * 3 * D,
                (size_t)lengths[b] * 3 * D * sizeof(float));
-    float *ctx_all = run_team(impl, &all, 2), *ctx_rev = run_team(impl, &rev, 2);
+    float *ctx_all = run_team(impl, &all, 2, batch_max_len(&all));
+    float *ctx_rev = run_team(impl, &rev, 2, batch_max_len(&rev));
     check_batch(&all, ctx_all, impl->name);
     for (int b = 0; b < n; b++) {
         const size_t rows = (size_t)lengths[b] * D * sizeof(float);
         batch one = batch_make(impl, heads, dh, &lengths[b], 1, 300002);
         memcpy(one.qkv, all.qkv + (size_t)all.offsets[b] * 3 * D, rows * 3);
-        float *ctx_one = run_team(impl, &one, 1);
+        float *ctx_one = run_team(impl, &one, 1, lengths[b]);
         const float *in_batch = ctx_all + GUARD + (size_t)all.offsets[b] * D;
         CHECK(memcmp(ctx_one + GUARD, in_batch, rows) == 0,
               "%s: sequence %d (len %d) differs alone and in a batch", impl->name, b,
