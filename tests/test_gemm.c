@@ -324,6 +324,53 @@ static void threads_sweep(const tfe_gemm_impl *impl)
     threads_case(impl, &host, 64, 4 * nr, host.kc + 5, 2000004);
 }
 
+/* A row's result does not depend on the product it sits in: rows taken out of a tall product
+ * (which the driver runs in its tile order) and computed alone or in small groups (panel
+ * orders, a single tile, other K slices) give the same bits. This is what makes a sequence's
+ * output the same alone and in any batch. */
+static void rows_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, int m, int n,
+                      int k, uint64_t case_id)
+{
+    product p;
+    product_init(&p, impl, m, n, k, &epis[EPI_FULL], case_id);
+    char what[256];
+    snprintf(what, sizeof what, "%s rows of m=%d n=%d k=%d case %llu", impl->name, m, n, k,
+             (unsigned long long)case_id);
+    tfe_gemm(impl, blk, &p.args, 2);
+    product_check(&p, what);
+    float *alone = tt_alloc(p.c_len);
+    const int mr = impl->mr;
+    const int groups[][2] = {{0, 1}, {3, mr}, {mr + 1, 2 * mr + 3}, {m - 37, 37}};
+    for (int gi = 0; gi < 4; gi++) {
+        const int r0 = groups[gi][0], rows = groups[gi][1];
+        tfe_gemm_args sub = p.args;
+        sub.m = rows;
+        sub.a += (size_t)r0 * p.lda;
+        if (sub.residual)
+            sub.residual += (size_t)r0 * p.ldr;
+        sub.c = alone + (p.c - p.cbuf) + (size_t)r0 * p.ldc;
+        tfe_gemm(impl, blk, &sub, 1);
+        for (int i = r0; i < r0 + rows; i++)
+            CHECK(memcmp(alone + (p.c - p.cbuf) + (size_t)i * p.ldc, p.c + (size_t)i * p.ldc,
+                         (size_t)n * sizeof(float)) == 0,
+                  "%s: row %d differs computed with rows %d..%d alone", what, i, r0,
+                  r0 + rows - 1);
+    }
+    free(alone);
+    product_free(&p);
+}
+
+static void rows_sweep(const tfe_gemm_impl *impl)
+{
+    const tfe_gemm_blocking small = small_blocking(impl);
+    rows_case(impl, &small, 130, 2 * impl->nr + 1, 2 * small.kc + 3, 3000000);
+    tfe_gemm_blocking host;
+    tfe_gemm_blocking_init(impl, &host);
+    /* over twice the host's L2 budget of rows of A: the tile order, K slices of kc_tile */
+    const int k = 768, m = 2 * (int)(host.l2_floats / k) + 19;
+    rows_case(impl, &host, m, impl->nr + 5, k, 3000001);
+}
+
 /* Runs `body` on every GEMM impl of `isa`, or skips when there is none to run. */
 static void for_isa(tfe_isa isa, void (*body)(const tfe_gemm_impl *))
 {
@@ -353,6 +400,11 @@ TFE_TEST(gemm, threads_scalar) { for_isa(TFE_ISA_SCALAR, threads_sweep); }
 TFE_TEST(gemm, threads_avx2) { for_isa(TFE_ISA_AVX2, threads_sweep); }
 TFE_TEST(gemm, threads_avx512) { for_isa(TFE_ISA_AVX512, threads_sweep); }
 TFE_TEST(gemm, threads_neon) { for_isa(TFE_ISA_NEON, threads_sweep); }
+
+TFE_TEST(gemm, rows_scalar) { for_isa(TFE_ISA_SCALAR, rows_sweep); }
+TFE_TEST(gemm, rows_avx2) { for_isa(TFE_ISA_AVX2, rows_sweep); }
+TFE_TEST(gemm, rows_avx512) { for_isa(TFE_ISA_AVX512, rows_sweep); }
+TFE_TEST(gemm, rows_neon) { for_isa(TFE_ISA_NEON, rows_sweep); }
 
 /* Every impl is reachable by one of the per-ISA tests above, is named <tile>__<isa>, and
  * selection picks the first allowed entry, with scalar last and always there. */
