@@ -2,6 +2,7 @@
 #include "attention.h"
 
 #include <math.h>
+#include <string.h>
 
 size_t tfe_attention_scratch_floats(const tfe_attention_impl *impl, int dh)
 {
@@ -71,12 +72,12 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                     continue;
                 if (!copied && qkv_floats(dh, len) <= room) {
                     float *kp = qp + (size_t)len * dhp, *vp = kp + (size_t)len * dhp;
-                    for (int j = 0; j < len; j++)
-                        for (int d = 0; d < dh; d++) {
-                            qp[(size_t)j * dhp + d] = q[(size_t)j * ld + d];
-                            kp[(size_t)j * dhp + d] = k[(size_t)j * ld + d];
-                            vp[(size_t)j * dhp + d] = v[(size_t)j * ld + d];
-                        }
+                    const size_t row = (size_t)dh * sizeof(float);
+                    for (int j = 0; j < len; j++) {
+                        memcpy(qp + (size_t)j * dhp, q + (size_t)j * ld, row);
+                        memcpy(kp + (size_t)j * dhp, k + (size_t)j * ld, row);
+                        memcpy(vp + (size_t)j * dhp, v + (size_t)j * ld, row);
+                    }
                     q = qp, k = kp, v = vp, hld = (size_t)dhp;
                 }
                 copied = 1;
