@@ -201,20 +201,18 @@ void register_gemm()
 static void bm_attention(benchmark::State &st, const tfe_attention_impl *impl, int heads,
                          int dh, int batch, int seq, int threads)
 {
-    const int D = heads * dh, tq = impl->tq;
+    const int D = heads * dh;
     const size_t tokens = (size_t)batch * seq;
     const size_t ld = 3 * D;
     Buf qkv(tokens * ld), ctx(tokens * D);
     qkv.fill_random(11);
-    std::vector<int> offsets(batch + 1), tiles(batch + 1);
-    for (int b = 0; b <= batch; b++) {
+    std::vector<int> offsets(batch + 1);
+    for (int b = 0; b <= batch; b++)
         offsets[b] = b * seq;
-        tiles[b] = b * ((seq + tq - 1) / tq);
-    }
     size_t stride = tfe_attention_team_scratch_floats(impl, dh, seq);
     Buf scratch(stride * threads);
     tfe_attention_args a{};
-    a.batch = batch, a.offsets = offsets.data(), a.tiles = tiles.data();
+    a.batch = batch, a.offsets = offsets.data();
     a.n_heads = heads, a.d_head = dh, a.qkv = qkv.data(), a.qkv_ld = ld, a.ctx = ctx.data();
     a.scratch = scratch.data(), a.scratch_stride = stride;
     Meter meter;

@@ -43,7 +43,6 @@ size_t tfe_attention_team_scratch_floats(const tfe_attention_impl *impl, int dh,
 typedef struct tfe_attention_args {
     int batch;            /* sequences */
     const int *offsets;   /* [batch + 1] first packed row of each sequence */
-    const int *tiles;     /* [batch + 1] first query tile of each sequence (tiles of impl->tq) */
     int n_heads, d_head;
     const float *qkv;     /* [tokens × qkv_ld]: q, k, v of head h at h*dh, D + h*dh, 2D + h*dh */
     size_t qkv_ld;        /* row stride of qkv in floats, >= 3D */

@@ -25,7 +25,7 @@ struct tfe_session {
     float *qkv, *ctx, *ff;       /* views into big: [tokens×3D], [tokens×D], [tokens×F] */
     float *scratch;              /* attention scratch, threads × scratch_stride */
     size_t scratch_stride;
-    int *offsets, *tiles;        /* [cap_batch + 1] each */
+    int *offsets;                /* [cap_batch + 1] */
     size_t workspace_bytes;
     int profiling;
     tfe_profile profile;
@@ -68,15 +68,15 @@ size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
     size_t stride = tfe_attention_team_scratch_floats(m->kernels.attention,
                                                       m->cfg.d_model / m->cfg.n_heads, max_seq);
     return (activation_floats(&m->cfg, tokens) + (size_t)threads * stride) * sizeof(float) +
-           2 * ((size_t)max_batch + 1) * sizeof(int);
+           ((size_t)max_batch + 1) * sizeof(int);
 }
 
 static void free_workspace(tfe_session *s)
 {
     free(s->x), free(s->t), free(s->big), free(s->scratch);
-    free(s->offsets), free(s->tiles);
+    free(s->offsets);
     s->x = s->t = s->big = s->qkv = s->ctx = s->ff = s->scratch = NULL;
-    s->offsets = s->tiles = NULL;
+    s->offsets = NULL;
     s->cap_batch = s->cap_tokens = s->cap_len = 0;
     s->workspace_bytes = 0;
 }
@@ -102,9 +102,7 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tf
     s->ctx = s->big ? s->big + T * 3 * D : NULL;
     s->scratch = tfe_alloc_floats((size_t)s->threads * s->scratch_stride);
     s->offsets = malloc(((size_t)nb + 1) * sizeof(int));
-    s->tiles = malloc(((size_t)nb + 1) * sizeof(int));
-    if (!s->x || !s->t || !s->big || !s->scratch || !s->offsets ||
-        !s->tiles) {
+    if (!s->x || !s->t || !s->big || !s->scratch || !s->offsets) {
         free_workspace(s);
         return tfe_fail(err, TFE_ERR_NOMEM, "out of memory for a workspace of %d tokens", nt);
     }
@@ -112,7 +110,7 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tf
     s->cap_tokens = nt;
     s->cap_len = nl;
     s->workspace_bytes = (activation_floats(c, T) + (size_t)s->threads * s->scratch_stride) *
-                             sizeof(float) + 2 * ((size_t)nb + 1) * sizeof(int);
+                             sizeof(float) + ((size_t)nb + 1) * sizeof(int);
     return TFE_OK;
 }
 
@@ -261,7 +259,7 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
     }
     PHASE_END(PH_EMBED);
 
-    tfe_attention_args aa = {.batch = f->batch, .offsets = s->offsets, .tiles = s->tiles,
+    tfe_attention_args aa = {.batch = f->batch, .offsets = s->offsets,
                              .n_heads = c->n_heads, .d_head = D / c->n_heads, .qkv = s->qkv,
                              .qkv_ld = qkv_ld,
                              .ctx = s->ctx, .scratch = s->scratch,
@@ -353,13 +351,9 @@ static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *leng
     }
     if ((st = reserve(s, batch, tokens, max_len, err)))
         return st;
-    const int tq = s->model->kernels.attention->tq;
-    s->offsets[0] = s->tiles[0] = 0;
-    for (int b = 0; b < batch; b++) {
-        int len = lengths ? lengths[b] : seq;
-        s->offsets[b + 1] = s->offsets[b] + len;
-        s->tiles[b + 1] = s->tiles[b] + (len + tq - 1) / tq;
-    }
+    s->offsets[0] = 0;
+    for (int b = 0; b < batch; b++)
+        s->offsets[b + 1] = s->offsets[b] + (lengths ? lengths[b] : seq);
     forward f = {.s = s, .ids = ids, .batch = batch, .seq = seq, .tokens = tokens,
                  .packed_out = packed_out, .out = out};
     tfe_barrier_init(&f.barrier);

@@ -120,25 +120,21 @@ static void large_scores_sweep(const tfe_attention_impl *impl)
 }
 
 /* A packed multi-sequence QKV buffer laid out as src/encoder.c builds it, and the driver's
- * bookkeeping (offsets, query tiles). */
+ * bookkeeping (first row of each sequence). */
 typedef struct batch {
     int n, heads, dh, tokens;
-    int *offsets, *tiles;
+    int *offsets;
     float *qkv; /* [tokens × 3D] */
 } batch;
 
-static batch batch_make(const tfe_attention_impl *impl, int heads, int dh, const int *lengths,
-                        int n, uint64_t case_id)
+static batch batch_make(int heads, int dh, const int *lengths, int n, uint64_t case_id)
 {
     batch B = {.n = n, .heads = heads, .dh = dh};
     B.offsets = malloc(((size_t)n + 1) * sizeof(int));
-    B.tiles = malloc(((size_t)n + 1) * sizeof(int));
-    CHECK(B.offsets && B.tiles, "out of memory");
-    B.offsets[0] = B.tiles[0] = 0;
-    for (int b = 0; b < n; b++) {
+    CHECK(B.offsets, "out of memory");
+    B.offsets[0] = 0;
+    for (int b = 0; b < n; b++)
         B.offsets[b + 1] = B.offsets[b] + lengths[b];
-        B.tiles[b + 1] = B.tiles[b] + (lengths[b] + impl->tq - 1) / impl->tq;
-    }
     B.tokens = B.offsets[n];
     const size_t floats = (size_t)B.tokens * 3 * heads * dh;
     B.qkv = tt_alloc(floats);
@@ -149,7 +145,7 @@ static batch batch_make(const tfe_attention_impl *impl, int heads, int dh, const
 
 static void batch_free(batch *B)
 {
-    free(B->offsets), free(B->tiles), free(B->qkv);
+    free(B->offsets), free(B->qkv);
 }
 
 /* Longest sequence of a batch. */
@@ -173,7 +169,7 @@ static float *run_team(const tfe_attention_impl *impl, const batch *B, int threa
     const size_t stride = kv_len > 0 ? tfe_attention_team_scratch_floats(impl, B->dh, kv_len)
                                      : tfe_attention_scratch_floats(impl, B->dh);
     float *scratch = tt_alloc((size_t)threads * stride);
-    tfe_attention_args args = {.batch = B->n, .offsets = B->offsets, .tiles = B->tiles,
+    tfe_attention_args args = {.batch = B->n, .offsets = B->offsets,
                                .n_heads = B->heads, .d_head = B->dh, .qkv = B->qkv,
                                .qkv_ld = 3 * D,
                                .ctx = ctx + GUARD, .scratch = scratch,
@@ -222,7 +218,7 @@ static void team_sweep(const tfe_attention_impl *impl)
     uint64_t id = 200000;
     for (int di = 0; di < N_DHEADS; di++, id++) {
         const int heads = d_heads[di] >= 96 ? 2 : 3;
-        batch B = batch_make(impl, heads, d_heads[di], lengths, n_len, id);
+        batch B = batch_make(heads, d_heads[di], lengths, n_len, id);
         char what[256];
         snprintf(what, sizeof what, "%s team heads=%d dh=%d %d sequences case %llu", impl->name,
                  heads, d_heads[di], n_len, (unsigned long long)id);
@@ -257,8 +253,8 @@ static void independence_sweep(const tfe_attention_impl *impl)
     int reversed[sizeof lengths / sizeof lengths[0]];
     for (int b = 0; b < n; b++)
         reversed[b] = lengths[n - 1 - b];
-    batch all = batch_make(impl, heads, dh, lengths, n, 300000);
-    batch rev = batch_make(impl, heads, dh, reversed, n, 300001);
+    batch all = batch_make(heads, dh, lengths, n, 300000);
+    batch rev = batch_make(heads, dh, reversed, n, 300001);
     /* Same token rows, sequence order reversed. */
     for (int b = 0; b < n; b++)
         memcpy(rev.qkv + (size_t)rev.offsets[n - 1 - b] * 3 * D,
@@ -269,7 +265,7 @@ static void independence_sweep(const tfe_attention_impl *impl)
     check_batch(&all, ctx_all, impl->name);
     for (int b = 0; b < n; b++) {
         const size_t rows = (size_t)lengths[b] * D * sizeof(float);
-        batch one = batch_make(impl, heads, dh, &lengths[b], 1, 300002);
+        batch one = batch_make(heads, dh, &lengths[b], 1, 300002);
         memcpy(one.qkv, all.qkv + (size_t)all.offsets[b] * 3 * D, rows * 3);
         float *ctx_one = run_team(impl, &one, 1, lengths[b]);
         const float *in_batch = ctx_all + GUARD + (size_t)all.offsets[b] * D;
