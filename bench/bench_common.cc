@@ -86,12 +86,15 @@ tfe_isa baseline_isa()
 
 // ---- buffers ----
 
+// The library's allocator: 64-byte aligned, big buffers on transparent huge pages, as the
+// model loader places weights and the session its workspace. So weight copies here (tfenc's
+// packed ones and the baselines' row-major ones alike) sit in the same kind of memory as a
+// loaded model's.
 Buf::Buf(size_t n) : n_(n)
 {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    p_ = static_cast<float *>(std::aligned_alloc(64, bytes ? bytes : 64));
+    p_ = tfe_alloc_floats(n ? n : 16);
     if (!p_) {
-        std::fprintf(stderr, "tfenc-bench: out of memory (%zu bytes)\n", bytes);
+        std::fprintf(stderr, "tfenc-bench: out of memory (%zu floats)\n", n);
         std::exit(1);
     }
 }

@@ -14,6 +14,7 @@
 extern "C" {
 #include "cpu.h"
 #include "kernels.h"
+#include "model.h"
 #include "tfenc.h"
 }
 
