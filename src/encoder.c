@@ -81,11 +81,14 @@ static void free_workspace(tfe_session *s)
     s->workspace_bytes = 0;
 }
 
-/* Sizes the workspace for at least `batch` sequences, `tokens` packed rows and sequences of
- * `max_len`. Allocation happens only here, never inside the forward pass. */
+/* Sizes the workspace for at least `batch` sequences and `tokens` packed rows; when it has to
+ * grow, the attention scratch is sized for sequences of `max_len` too. A call that fits the
+ * rows never allocates: its sequences longer than the scratch allows have attention read
+ * their K and V in place (slower, same bits). Allocation happens only here, never inside the
+ * forward pass. */
 static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tfe_error *err)
 {
-    if (batch <= s->cap_batch && tokens <= s->cap_tokens && max_len <= s->cap_len)
+    if (batch <= s->cap_batch && tokens <= s->cap_tokens)
         return TFE_OK;
     const tfe_config *c = &s->model->cfg;
     int nb = batch > s->cap_batch ? batch : s->cap_batch;

@@ -344,6 +344,30 @@ TFE_TEST(encoder, session_reuse)
     tfe_model_free(m);
 }
 
+/* A call whose tokens fit the session but whose sequence is longer than its max_seq does not
+ * grow it: attention reads that sequence's K and V in place, with the bits of a session sized
+ * for it (which copies them into contiguous rows). */
+TFE_TEST(encoder, long_sequence_in_small_session)
+{
+    tfe_model *m = random_model(10, TFE_ISA_AUTO);
+    const int d = tfe_model_config(m)->d_model, len = 100;
+    int32_t *ids = random_ids(1, len, 37, 14);
+    tfe_session_options small_o = {.threads = 2, .max_batch = 8, .max_seq = 16};
+    tfe_session_options fit_o = {.threads = 2, .max_batch = 1, .max_seq = len};
+    tfe_session *small = NULL, *fit = NULL;
+    CHECK(tfe_session_create(m, &small_o, &small, NULL) == TFE_OK, "session 8 x 16");
+    CHECK(tfe_session_create(m, &fit_o, &fit, NULL) == TFE_OK, "session 1 x %d", len);
+    const size_t before = tfe_session_workspace_bytes(small);
+    float *a = encode(small, ids, NULL, 1, len, d, 0), *b = encode(fit, ids, NULL, 1, len, d, 0);
+    CHECK(tfe_session_workspace_bytes(small) == before,
+          "a call of %d tokens grew a session sized for 128", len);
+    CHECK(memcmp(a, b, (size_t)len * d * sizeof *a) == 0,
+          "K/V read in place and copied give different bits");
+    free(a), free(b), free(ids);
+    tfe_session_free(small), tfe_session_free(fit);
+    tfe_model_free(m);
+}
+
 /* Sequences may be padded past max_positions as long as every length stays within it. */
 TFE_TEST(encoder, padding_beyond_max_positions)
 {
