@@ -46,6 +46,13 @@ typedef struct tfe_gemm_epilogue {
             size_t ldc, int flags, const tfe_gemm_epilogue *ep, const char *pf, int pf_lines)
 typedef TFE_GEMM_UKERNEL((*tfe_gemm_ukernel_fn));
 
+/* How kernels that honour the prefetch hint spread it: one line before each chunk of this many
+ * k steps, at most one line per step (a hint longer than kc is cut to its first kc lines). */
+static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
+{
+    return pf_lines <= 0 ? kc : kc > pf_lines ? kc / pf_lines : 1;
+}
+
 typedef struct tfe_gemm_impl {
     const char *name; /* e.g. "8x48__avx512": tile and ISA, as in tests and benchmarks */
     tfe_isa isa;      /* what the host must support */

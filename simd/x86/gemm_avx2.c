@@ -23,7 +23,7 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
             acc[i][j] = accumulate ? _mm256_maskload_ps(c + i * ldc + 8 * j, mk[j])
                                    : _mm256_setzero_ps();
     /* Chunks of k steps, one L2 prefetch of the hinted lines before each (see gemm_avx512.c). */
-    const int chunk = pf_lines > 0 && kc > pf_lines ? kc / pf_lines : kc;
+    const int chunk = tfe_gemm_pf_chunk(kc, pf_lines);
     for (int p = 0; p < kc;) {
         const int end = kc - p > chunk ? p + chunk : kc;
         if (pf_lines-- > 0) {

@@ -31,7 +31,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
                                    : _mm512_setzero_ps();
     /* The k steps run in chunks with one L2 prefetch of the hinted lines before each, so
      * the inner loop stays free of prefetch bookkeeping. */
-    const int chunk = pf_lines > 0 && kc > pf_lines ? kc / pf_lines : kc;
+    const int chunk = tfe_gemm_pf_chunk(kc, pf_lines);
     for (int p = 0; p < kc;) {
         const int end = kc - p > chunk ? p + chunk : kc;
         if (pf_lines-- > 0) {
