@@ -38,20 +38,36 @@ void tfe_pack_b(int n, int k, int nr, const float *w, float *dst)
     }
 }
 
+/* The K slice whose `width` floats per k step fill half of L1: a multiple of 16, at least 64. */
+static int half_l1_kc(long l1d, int width)
+{
+    int kc = (int)(l1d / 2 / ((long)width * (long)sizeof(float))) / 16 * 16;
+    return kc < 64 ? 64 : kc;
+}
+
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
 {
     const tfe_cpu_info *ci = tfe_cpu();
     /* Panel orders: half of L1 for the kc×nr slice of a weight panel (the other half: rows
      * of A, the C tile); half of L2 for the rows of A or the C block. */
-    int kc = (int)(ci->l1d / 2 / ((long)impl->nr * (long)sizeof(float)));
-    blk->kc = kc / 16 * 16 < 64 ? 64 : kc / 16 * 16;
+    blk->kc = half_l1_kc(ci->l1d, impl->nr);
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
     /* Tile order: half of L1 for the mr×kc tile of A (the other half: weight rows streaming
      * through from L2, the C tile); a third of L2 for the weight block (measured on a 2 MiB
      * L2: blocks of 4 panels of 768 beat 3 and 6). */
-    kc = (int)(ci->l1d / 2 / ((long)impl->mr * (long)sizeof(float)));
-    blk->kc_tile = kc / 16 * 16 < 64 ? 64 : kc / 16 * 16;
+    blk->kc_tile = half_l1_kc(ci->l1d, impl->mr);
     blk->b_block_floats = ci->l2 / 3 / (long)sizeof(float);
+}
+
+/* Rows per M block for `rows` rows and blocks of at most `mc_max`: equal blocks (a thin last
+ * block would stream all the weights for a few rows), a multiple of mr, at least mr. */
+static int equal_m_blocks(int rows, int mc_max, int mr)
+{
+    int mc = mc_max / mr * mr;
+    if (mc < mr)
+        mc = mr;
+    const int blocks = (rows + mc - 1) / mc;
+    return ((rows + blocks - 1) / blocks + mr - 1) / mr * mr;
 }
 
 /* The epilogue of the tile at row i, column j0 (used on the last K slice only). */
@@ -179,12 +195,7 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
     const int slices = (k + blk->kc_tile - 1) / blk->kc_tile;
     s.kc = (k + slices - 1) / slices;
     s.nb = (int)(blk->b_block_floats / ((long)s.kc * nr));
-    s.mc = (int)(blk->l2_floats / s.kc) / mr * mr;
-    if (s.mc < mr)
-        s.mc = mr;
-    /* Equal M blocks: a thin last block would stream all the weights for a few rows. */
-    const int rows = row_hi - row_lo, mblks = (rows + s.mc - 1) / s.mc;
-    s.mc = ((rows + mblks - 1) / mblks + mr - 1) / mr * mr;
+    s.mc = equal_m_blocks(row_hi - row_lo, (int)(blk->l2_floats / s.kc), mr);
     /* Few tiles share a weight block: nothing to reuse, so each panel streams front to back. */
     if (s.nb < 1 || (s.mc + mr - 1) / mr < 4)
         s.nb = 1;
@@ -249,12 +260,7 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     /* (When all of this thread's rows fit rows-resident, that order is right: C is tiny and
      * each panel then streams front to back, as the micro-kernel's prefetch expects.) */
     int c_resident = mc_c > mc_rows && mc_rows < row_hi - row_lo;
-    int mc = (c_resident ? mc_c : mc_rows) / mr * mr;
-    if (mc < mr)
-        mc = mr;
-    /* Equal M blocks: a thin last block would stream all the weights for a few rows. */
-    const int rows = row_hi - row_lo, blocks = (rows + mc - 1) / mc;
-    mc = ((rows + blocks - 1) / blocks + mr - 1) / mr * mr;
+    const int mc = equal_m_blocks(row_hi - row_lo, c_resident ? mc_c : mc_rows, mr);
     gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
     const size_t panel_floats = (size_t)k * nr, slice_floats = (size_t)kc_max * nr;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
