@@ -44,14 +44,11 @@ for s in shapes:
 print("\n**Encoder** (`encoder/<preset>/b<B>s<S>/t<n>`): p50 ms, GFLOP/s (% of peak)\n")
 print("| preset | B×S | 1 thread | 2 threads | speed-up |")
 print("|---|---|---:|---:|---:|")
-enc = sorted({re.sub(r"/t\d+$", "", n) for n in rows if n.startswith("encoder/")},
-             key=lambda n: (["bert-base", "minilm", "seed-base"].index(n.split("/")[1])
-                            if n.split("/")[1] in ("bert-base", "minilm", "seed-base") else 9,
-                            n.split("/")[2]))
 def shape_key(shape):
     m = re.match(r"b(\d+)s(\d+)", shape)
     return (0, int(m.group(1)), int(m.group(2))) if m else (1, 0, 0)
-enc.sort(key=lambda n: (n.split("/")[1], shape_key(n.split("/")[2])))
+enc = sorted({re.sub(r"/t\d+$", "", n) for n in rows if n.startswith("encoder/")},
+             key=lambda n: (n.split("/")[1], shape_key(n.split("/")[2])))
 for base in enc:
     _, preset, shape = base.split("/")
     one, two = rows.get(base + "/t1"), rows.get(base + "/t2")
