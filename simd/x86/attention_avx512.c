@@ -5,14 +5,20 @@
  * St[key][query]: Qᵀ (scaled) is built once per tile and every key element is broadcast
  * against it (one broadcast feeds two FMAs). Softmax statistics (row max, row sum, rescale
  * factor) are then plain vector ops across the queries, and P·V broadcasts St[key][query]
- * against rows of V, vectorised over d_head. */
+ * against rows of V, vectorised over d_head.
+ *
+ * The scores are kept in log2 units (Qᵀ carries scale·log2 e), so the softmax needs 2^x, which
+ * is one vreduceps, five FMAs and one vscalefps (tfe_exp2_avx512): the softmax is a quarter of
+ * the kernel's time at d_head 32 and runs on the same two ports as the FMAs. */
 #include <immintrin.h>
-#include <math.h>
+#include <float.h>
 
 #include "attention.h"
 #include "vecmath_avx512.h"
 
-enum { TQ = 32, QV = TQ / 16, TK = 64, KEYS = 8, ROWS = 4 };
+/* P·V takes ROWS query rows at a time, ROWS_NARROW when d_head <= 32 (two vectors per row):
+ * 16 accumulators either way, enough to hide the FMA latency. */
+enum { TQ = 32, QV = TQ / 16, TK = 64, KEYS = 8, ROWS = 4, ROWS_NARROW = 8 };
 
 /* St[j][:] for KEYS keys at once: KEYS × NQV accumulators share each Qᵀ row load, and each
  * broadcast key element feeds NQV FMAs (16 + 2 + 1 of 32 zmm). NQV = 1 when the tile holds at
@@ -46,16 +52,17 @@ static inline __attribute__((always_inline)) void scores8(const int NQV, int dh,
             _mm512_store_ps(st + u * TQ + 16 * h, s[u][h]);
 }
 
-/* acc[r][d0 .. d0+16C) = acc·alpha[r] + Σ_j St[j][r]·v[j][d0 ..] for ROWS rows r0..r0+3.
- * ROWS × C <= 16 accumulators; C V loads are shared by the ROWS rows. */
-static inline __attribute__((always_inline)) void pv_block(const int C, int kb, int r0, int d0,
+/* acc[r][d0 .. d0+16C) = acc·alpha[r] + Σ_j St[j][r]·v[j][d0 ..] for R rows r0..r0+R-1.
+ * R × C = 16 accumulators; C V loads are shared by the R rows. */
+static inline __attribute__((always_inline)) void pv_block(const int R, const int C, int kb,
+                                                           int r0, int d0,
                                                            int dhp, const __mmask16 *mk,
                                                            const float *st, const float *alpha,
                                                            const float *v, size_t ld, float *acc)
 {
-    __m512 o[ROWS][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < ROWS; r++) {
+    __m512 o[ROWS_NARROW][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
         __m512 al = _mm512_set1_ps(alpha[r0 + r]);
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
@@ -66,40 +73,84 @@ static inline __attribute__((always_inline)) void pv_block(const int C, int kb, 
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             vv[c] = _mm512_maskz_loadu_ps(mk[c], v + j * ld + d0 + 16 * c);
-#pragma GCC unroll 4
-        for (int r = 0; r < ROWS; r++) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
             __m512 p = _mm512_set1_ps(st[j * TQ + r0 + r]);
 #pragma GCC unroll 4
             for (int c = 0; c < C; c++)
                 o[r][c] = _mm512_fmadd_ps(p, vv[c], o[r][c]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < ROWS; r++)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             _mm512_store_ps(acc + (r0 + r) * dhp + d0 + 16 * c, o[r][c]);
 }
 
+/* qt[c·TQ + r] = q[r·ld + c] · scale for one 16×16 block: rows r >= nrows read as 0, and only
+ * columns c < ncols are read and written. In registers: unpack pairs of rows, then pairs of
+ * pairs, then two rounds of 128-bit lane shuffles (64 shuffles for 256 values, against ~3
+ * scalar instructions per value). */
+static inline void transpose_scaled(const float *q, size_t ld, int nrows, int ncols, float scale,
+                                    float *qt)
+{
+    const __mmask16 mc = tfe_tail_mask_avx512(ncols);
+    const __m512 sc = _mm512_set1_ps(scale);
+    __m512 r[16], a[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < nrows ? _mm512_mul_ps(_mm512_maskz_loadu_ps(mc, q + (size_t)i * ld), sc)
+                         : _mm512_setzero_ps();
+    for (int k = 0; k < 8; k++) {
+        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512d x0 = _mm512_castps_pd(a[4 * k]), x1 = _mm512_castps_pd(a[4 * k + 1]);
+        __m512d x2 = _mm512_castps_pd(a[4 * k + 2]), x3 = _mm512_castps_pd(a[4 * k + 3]);
+        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+    }
+    /* Now r[4k + c], 128-bit lane L, holds rows 4k..4k+3 of column 4L + c. */
+    for (int c = 0; c < 4; c++) {
+        __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        __m512 u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        __m512 u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+        a[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        a[4 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        a[8 + c] = _mm512_shuffle_f32x4(u0, u2, 0xdd);
+        a[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xdd);
+    }
+    for (int c = 0; c < ncols && c < 16; c++)
+        _mm512_store_ps(qt + (size_t)c * TQ, a[c]);
+}
+
 TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
 {
     const int dhp = (dh + 15) & ~15;
-    const int rows = (nq + ROWS - 1) / ROWS * ROWS; /* padded query rows carry harmless zeros */
+    /* P·V rounds the rows up to its row block (at most TQ); padded query rows carry harmless
+     * values that are never stored. */
+    const int rows = (nq + ROWS_NARROW - 1) / ROWS_NARROW * ROWS_NARROW;
     const int qv = (nq + 15) / 16;                  /* query vectors holding real queries */
     float *st = scratch;                /* [TK][TQ] scores, then probabilities */
     float *qt = st + TQ * TK;           /* [dh][TQ] scaled Qᵀ, zero past nq */
     float *acc = qt + (size_t)TQ * dhp; /* [TQ][dhp] running Σ p·v */
     float alpha_s[TQ] __attribute__((aligned(64)));
 
-    for (int d = 0; d < dh; d++)
-        for (int i = 0; i < TQ; i++)
-            qt[d * TQ + i] = i < nq ? q[(size_t)i * ld + d] * scale : 0.0f;
+    const float scale2 = scale * 1.44269504088896341f; /* scores in log2 units */
+    for (int i0 = 0; i0 < TQ; i0 += 16)
+        for (int d0 = 0; d0 < dh; d0 += 16)
+            transpose_scaled(q + (size_t)i0 * ld + d0, ld, nq - i0, dh - d0, scale2,
+                             qt + (size_t)d0 * TQ + i0);
     for (int i = 0; i < rows * dhp; i++)
         acc[i] = 0.0f;
 
     __m512 mx[QV], sum[QV];
     for (int h = 0; h < QV; h++)
-        mx[h] = _mm512_set1_ps(-INFINITY), sum[h] = _mm512_setzero_ps();
+        mx[h] = _mm512_set1_ps(-FLT_MAX), sum[h] = _mm512_setzero_ps();
     for (int k0 = 0; k0 < nk; k0 += TK) {
         const int kb = nk - k0 < TK ? nk - k0 : TK;
         const float *kblk = k + (size_t)k0 * ld, *vblk = v + (size_t)k0 * ld;
@@ -127,10 +178,10 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
             for (j = 1; j < kb; j++)
                 bmax = _mm512_max_ps(bmax, _mm512_load_ps(sth + j * TQ));
             __m512 mnew = _mm512_max_ps(mx[h], bmax);
-            __m512 alpha = tfe_exp_avx512(_mm512_sub_ps(mx[h], mnew)); /* first block: 0 */
+            __m512 alpha = tfe_exp2_avx512(_mm512_sub_ps(mx[h], mnew)); /* first block: 0 */
             __m512 bsum = _mm512_setzero_ps();
             for (j = 0; j < kb; j++) {
-                __m512 p = tfe_exp_avx512(_mm512_sub_ps(_mm512_load_ps(sth + j * TQ), mnew));
+                __m512 p = tfe_exp2_avx512(_mm512_sub_ps(_mm512_load_ps(sth + j * TQ), mnew));
                 _mm512_store_ps(sth + j * TQ, p);
                 bsum = _mm512_add_ps(bsum, p);
             }
@@ -144,12 +195,19 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
             __mmask16 mk[4];
             for (int c = 0; c < 4; c++)
                 mk[c] = tfe_tail_mask_avx512(dh - d0 - 16 * c);
-            for (int r0 = 0; r0 < rows; r0 += ROWS) {
-                switch (chunks) {
-                case 4: pv_block(4, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc); break;
-                case 3: pv_block(3, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc); break;
-                case 2: pv_block(2, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc); break;
-                default: pv_block(1, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc); break;
+            if (chunks > 2) {
+                for (int r0 = 0; r0 < rows; r0 += ROWS) {
+                    if (chunks == 4)
+                        pv_block(ROWS, 4, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
+                    else
+                        pv_block(ROWS, 3, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
+                }
+            } else {
+                for (int r0 = 0; r0 < rows; r0 += ROWS_NARROW) {
+                    if (chunks == 2)
+                        pv_block(ROWS_NARROW, 2, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
+                    else
+                        pv_block(ROWS_NARROW, 1, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
                 }
             }
         }
