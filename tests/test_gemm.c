@@ -322,6 +322,9 @@ static void threads_sweep(const tfe_gemm_impl *impl)
     tfe_gemm_blocking host;
     tfe_gemm_blocking_init(impl, &host);
     threads_case(impl, &host, 64, 4 * nr, host.kc + 5, 2000004);
+    /* Enough rows that teams of 2..5 split the rows before the panels (128 rows a thread and
+     * more), with a ragged last tile. */
+    threads_case(impl, &small, 643, 2 * nr + 1, small.kc + 7, 2000005);
 }
 
 /* A row's result does not depend on the product it sits in: rows taken out of a tall product
