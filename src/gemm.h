@@ -39,8 +39,9 @@ typedef struct tfe_gemm_epilogue {
  * bp may be read in full since panels are zero padded).
  * ep: NULL on all but the last K block; on the last, the epilogue above is applied.
  * pf, pf_lines: a hint: bring these pf_lines 64-byte lines into L2, spread evenly over the
- * k steps (the driver's next weight block, fetched while this one computes); kernels that
- * do not prefetch ignore it. */
+ * k steps (the driver's next weight slice or block, fetched while this one computes). The
+ * lines may lie past the end of the packed weights, so a kernel only prefetches them (which
+ * never faults), never loads them; the scalar kernel ignores the hint. */
 #define TFE_GEMM_UKERNEL(fn)                                                                   \
     void fn(int m, int n, int kc, const float *a, size_t lda, const float *bp, float *c,       \
             size_t ldc, int flags, const tfe_gemm_epilogue *ep, const char *pf, int pf_lines)

@@ -115,7 +115,10 @@ INLINE void rows(const int FULL, int m, int n, int kc, const float *a, size_t ld
 
 TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon)
 {
-    (void)pf, (void)pf_lines; /* no software prefetch: a hint only */
+    /* The driver's prefetch hint, as one burst before the tile (the k loop stays free of
+     * bookkeeping; Arm cannot be timed on our machines, so the simple form). */
+    for (int l = 0; l < pf_lines; l++)
+        __builtin_prefetch(pf + 64 * (size_t)l, 0, 2);
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
     if (n == NR)
         rows(1, m, n, kc, a, lda, bp, c, ldc, accumulate, ep);
