@@ -54,8 +54,8 @@ static inline __attribute__((always_inline)) void scores8(const int NQV, int dh,
 
 /* acc[r][d0 .. d0+16C) = acc·alpha[r] + Σ_j St[j][r]·v[j][d0 ..] for R rows r0..r0+R-1.
  * R × C = 16 accumulators; C V loads are shared by the R rows. */
-static inline __attribute__((always_inline)) void pv_block(const int R, const int C, int kb,
-                                                           int r0, int d0,
+static inline __attribute__((always_inline)) void pv_block(const int FULL, const int R,
+                                                           const int C, int kb, int r0, int d0,
                                                            int dhp, const __mmask16 *mk,
                                                            const float *st, const float *alpha,
                                                            const float *v, size_t ld, float *acc)
@@ -72,7 +72,8 @@ static inline __attribute__((always_inline)) void pv_block(const int R, const in
         __m512 vv[4];
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
-            vv[c] = _mm512_maskz_loadu_ps(mk[c], v + j * ld + d0 + 16 * c);
+            vv[c] = FULL ? _mm512_loadu_ps(v + j * ld + d0 + 16 * c)
+                         : _mm512_maskz_loadu_ps(mk[c], v + j * ld + d0 + 16 * c);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             __m512 p = _mm512_set1_ps(st[j * TQ + r0 + r]);
@@ -86,6 +87,34 @@ static inline __attribute__((always_inline)) void pv_block(const int R, const in
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             _mm512_store_ps(acc + (r0 + r) * dhp + d0 + 16 * c, o[r][c]);
+}
+
+/* P·V for all query rows of one block of d_head columns [d0, d0 + 16·chunks). FULL: no
+ * partial vector among them, so V is read with plain loads (masked loads cost a port-0/5 uop
+ * each: 8% of the kernel at d_head 64). */
+static inline __attribute__((always_inline)) void pv_rows(const int FULL, int chunks, int rows,
+                                                          int kb, int d0, int dh, int dhp,
+                                                          const float *st, const float *alpha,
+                                                          const float *v, size_t ld, float *acc)
+{
+    __mmask16 mk[4];
+    for (int c = 0; c < 4; c++)
+        mk[c] = tfe_tail_mask_avx512(dh - d0 - 16 * c);
+    if (chunks > 2) {
+        for (int r0 = 0; r0 < rows; r0 += ROWS) {
+            if (chunks == 4)
+                pv_block(FULL, ROWS, 4, kb, r0, d0, dhp, mk, st, alpha, v, ld, acc);
+            else
+                pv_block(FULL, ROWS, 3, kb, r0, d0, dhp, mk, st, alpha, v, ld, acc);
+        }
+    } else {
+        for (int r0 = 0; r0 < rows; r0 += ROWS_NARROW) {
+            if (chunks == 2)
+                pv_block(FULL, ROWS_NARROW, 2, kb, r0, d0, dhp, mk, st, alpha, v, ld, acc);
+            else
+                pv_block(FULL, ROWS_NARROW, 1, kb, r0, d0, dhp, mk, st, alpha, v, ld, acc);
+        }
+    }
 }
 
 /* qt[c·TQ + r] = q[r·ld + c] · scale for one 16×16 block: rows r >= nrows read as 0, and only
@@ -191,25 +220,11 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)
         }
 
         for (int d0 = 0; d0 < dh; d0 += 64) {
-            int chunks = (dh - d0 + 15) / 16 < 4 ? (dh - d0 + 15) / 16 : 4;
-            __mmask16 mk[4];
-            for (int c = 0; c < 4; c++)
-                mk[c] = tfe_tail_mask_avx512(dh - d0 - 16 * c);
-            if (chunks > 2) {
-                for (int r0 = 0; r0 < rows; r0 += ROWS) {
-                    if (chunks == 4)
-                        pv_block(ROWS, 4, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
-                    else
-                        pv_block(ROWS, 3, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
-                }
-            } else {
-                for (int r0 = 0; r0 < rows; r0 += ROWS_NARROW) {
-                    if (chunks == 2)
-                        pv_block(ROWS_NARROW, 2, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
-                    else
-                        pv_block(ROWS_NARROW, 1, kb, r0, d0, dhp, mk, st, alpha_s, vblk, ld, acc);
-                }
-            }
+            const int chunks = (dh - d0 + 15) / 16 < 4 ? (dh - d0 + 15) / 16 : 4;
+            if (dh - d0 >= 16 * chunks)
+                pv_rows(1, chunks, rows, kb, d0, dh, dhp, st, alpha_s, vblk, ld, acc);
+            else
+                pv_rows(0, chunks, rows, kb, d0, dh, dhp, st, alpha_s, vblk, ld, acc);
         }
     }
     float inv[TQ] __attribute__((aligned(64)));
