@@ -49,10 +49,12 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
      * far out of L1 (in L3 when C outgrows L2), and the stores at the end would wait for them.
      * So the first 3·M k steps each take ownership of one line (prefetchw) while they compute:
      * +3-5% on M = 512 and 1024, neutral on M = 128. (The streaming tiles have no time to
-     * spare for it.) */
+     * spare for it.) Only lines holding the tile's columns: one past them may be another
+     * thread's, and taking it away would cost that thread a round trip. */
     if (!STREAM && !accumulate)
         for (const int own = kc < 3 * M ? kc : 3 * M; p < own; p++, bp += NR) {
-            _mm_prefetch((const char *)(c + p / 3 * ldc + 16 * (p % 3)), _MM_HINT_ET0);
+            if (16 * (p % 3) < n)
+                _mm_prefetch((const char *)(c + p / 3 * ldc + 16 * (p % 3)), _MM_HINT_ET0);
             k_step(M, acc, bp, a + p, lda);
         }
     /* The remaining k steps run in chunks with one L2 prefetch of the hinted lines before
