@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "paired.h"
 #include "tfenc.h"
 
 typedef struct lib {
@@ -22,19 +23,6 @@ typedef struct lib {
     tfe_session *session;
     int d_model;
 } lib;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 /* dlsym's object pointer into the function pointer at fn (POSIX guarantees they convert; ISO C
  * does not, hence the copy). */
@@ -111,21 +99,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "tfenc-ab-libs: %s\n", err.message);
             return 1;
         }
-    double t0 = now();
+    double t0 = paired_now();
     l[0].encode(l[0].session, ids, NULL, batch, seq, out, &err);
-    const int calls = (int)(0.3 / (now() - t0)) + 1;
+    const int calls = (int)(0.3 / (paired_now() - t0)) + 1;
     for (int r = 0; r < rounds; r++) {
         for (int v = 0; v < 2; v++) {
-            t0 = now();
+            t0 = paired_now();
             for (int c = 0; c < calls; c++)
                 l[v].encode(l[v].session, ids, NULL, batch, seq, out, &err);
-            t[v][r] = (now() - t0) / calls * 1e3;
+            t[v][r] = (paired_now() - t0) / calls * 1e3;
         }
         ratio[r] = t[1][r] / t[0][r];
     }
-    qsort(ratio, rounds, sizeof(double), by_value);
-    qsort(t[0], rounds, sizeof(double), by_value);
-    qsort(t[1], rounds, sizeof(double), by_value);
+    paired_sort(ratio, rounds);
+    paired_sort(t[0], rounds);
+    paired_sort(t[1], rounds);
     printf("%s %dx%d, %d threads, %d rounds of %d calls: A %.3f ms, B %.3f ms (medians); "
            "B/A median %.3f, middle two thirds %.3f..%.3f\n",
            argv[3], batch, seq, threads, rounds, calls, t[0][rounds / 2], t[1][rounds / 2],

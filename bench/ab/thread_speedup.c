@@ -11,20 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "paired.h"
 #include "tfenc.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 int main(int argc, char **argv)
 {
@@ -74,15 +62,15 @@ int main(int argc, char **argv)
         }
     for (int r = 0; r < rounds; r++) {
         for (int v = 0; v < 2; v++) {
-            double t0 = now();
+            double t0 = paired_now();
             tfe_encode(session[v], ids, NULL, batch, seq, out, &err);
-            t[v][r] = (now() - t0) * 1e3;
+            t[v][r] = (paired_now() - t0) * 1e3;
         }
         ratio[r] = t[0][r] / t[1][r];
     }
-    qsort(ratio, rounds, sizeof(double), by_value);
-    qsort(t[0], rounds, sizeof(double), by_value);
-    qsort(t[1], rounds, sizeof(double), by_value);
+    paired_sort(ratio, rounds);
+    paired_sort(t[0], rounds);
+    paired_sort(t[1], rounds);
     printf("%s %dx%d: %d threads %.3f ms, %d threads %.3f ms (medians of %d); speed-up median "
            "%.3f, middle two thirds %.3f..%.3f\n",
            argv[1], batch, seq, threads[0], t[0][rounds / 2], threads[1], t[1][rounds / 2],
