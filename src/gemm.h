@@ -82,8 +82,10 @@ void tfe_pack_b(int n, int k, int nr, const float *w, float *dst);
 typedef struct tfe_gemm_blocking {
     int kc;               /* panel orders: a kc×nr weight panel slice stays in L1 while the
                              rows of A stream by */
-    long l2_floats;       /* L2 budget for an M block's rows of A (mc×K, or mc×kc_tile in the
-                             tile order) or its C block */
+    long l2_floats;       /* L2 budget that picks the loop order (rows of A that fit, mc×K)
+                             and sizes the C-resident block (its C) and the tile order's M
+                             block (mc×kc_tile) */
+    long a_block_floats;  /* rows-resident order: the M block's rows of A (mc×K) */
     int kc_tile;          /* tile order: an mr×kc_tile tile of A stays in L1 while it meets
                              the panels of a weight block */
     long b_block_floats;  /* tile order: L2 budget for the weight block (kc_tile × nb panels) */

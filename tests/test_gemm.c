@@ -245,6 +245,7 @@ static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
     tfe_gemm_blocking_init(impl, &blk);
     blk.kc = 32;
     blk.l2_floats = 3L * impl->mr * (impl->nr + blk.kc);
+    blk.a_block_floats = blk.l2_floats;
     blk.kc_tile = 32;
     blk.b_block_floats = 2L * blk.kc_tile * impl->nr;
     return blk;
