@@ -47,9 +47,10 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     blk->kc = half_l1_kc(ci->l1d, impl->nr);
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
     /* The rows-resident order's M block: a fifth of L2 (393 KiB, 128 rows of K = 768, on a
-     * 2 MiB L2). Measured against half of L2 (256 rows there): +8% on 512×3072×768, +2% on
-     * 256×2304×768, +5% on 512 rows of K = 384; the weights then pass once per 128 rows, from
-     * L3 after the first pass, and a block that leaves L2 room for them evidently matters more. */
+     * 2 MiB L2). Measured against half of L2 (256 rows there) when the product starts with
+     * other data in L2, as in a forward pass: +8% on 512×3072×768, +2% on 256×2304×768, +5% on
+     * 512 rows of K = 384, although the weights then pass once per 128 rows (from L3 after the
+     * first pass); when the same product repeats back to back (the bench rows): +0-3%. */
     blk->a_block_floats = ci->l2 / 5 / (long)sizeof(float);
     /* Tile order: half of L1 for the mr×kc tile of A (the other half: weight rows streaming
      * through from L2, the C tile); a third of L2 for the weight block (measured on a 2 MiB
