@@ -84,7 +84,8 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
 /* Rows per thread from which a team splits the rows before the panels (tfe_gemm_team).
  * Measured end to end on 2 threads against the panels-first split: 64 rows per thread cost
  * BERT-base 14% (it streams twice the weights) and MiniLM nothing; 128 rows per thread gained
- * 5% and 7%, 256 and 512 rows 4-10%. */
+ * 5% and 7%, 256 and 512 rows 4-10%. Bigger teams are unmeasured (no many-core machine was
+ * lent to the stop that made this split): there every row group streams all the weights. */
 enum { TFE_GEMM_ROWS_PER_THREAD = 128 };
 
 /* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
