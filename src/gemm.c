@@ -122,17 +122,16 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t
     /* With few tiles per slice the weights stream at the kernel's pace: the kernel prefetches
      * line by line (bursts of hundreds of prefetches here would overflow the miss queues). */
     const int stream = tiles < 4;
-    const size_t next_bytes = ahead && !stream ? (size_t)s->kc * nr * sizeof(float) : 0;
-    const size_t part = (next_bytes / (size_t)tiles + 63) & ~(size_t)63;
+    const int next_lines =
+        ahead && !stream ? (int)(((size_t)s->kc * nr * sizeof(float) + 63) / 64) : 0;
     for (int i = i0, t = 0; i < i1; i += mr, t++) {
-        const size_t lo = (size_t)t * part;
-        const size_t hi = (size_t)(t + 1) * part < next_bytes ? (size_t)(t + 1) * part : next_bytes;
-        const int lines = hi > lo ? (int)((hi - lo) / 64) : 0;
+        int lo, hi; /* this tile's share of the next slice's lines */
+        tfe_split_range(next_lines, tiles, t, &lo, &hi);
         const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
         s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, g->a + (size_t)i * g->lda + k0,
                          g->lda, bp, g->c + (size_t)i * g->ldc + j0, g->ldc,
                          (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0),
-                         last ? &ep : NULL, lines ? next + lo : NULL, lines);
+                         last ? &ep : NULL, hi > lo ? next + (size_t)lo * 64 : NULL, hi - lo);
     }
 }
 
@@ -179,10 +178,11 @@ static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_blo
             const char *pf = NULL;
             int pf_lines = 0;
             if (chunks > 0 && call / chunks < nx_np) {
-                const int q = call % chunks, lo = (int)((long)q * slice_lines / chunks);
+                int lo, hi;
+                tfe_split_range(slice_lines, chunks, call % chunks, &lo, &hi);
                 pf = (const char *)(g->b->data + (size_t)(nx.p0 + call / chunks) * k * nr +
                                     (size_t)nx.k0 * nr) + (size_t)lo * 64;
-                pf_lines = (int)((long)(q + 1) * slice_lines / chunks) - lo;
+                pf_lines = hi - lo;
             }
             s->impl->ukernel(rows, cols, kc, a, g->lda,
                              g->b->data + (size_t)p * k * nr + (size_t)b.k0 * nr,
@@ -257,7 +257,8 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     /* Three loop orders. When this thread's rows of A are over twice the L2 budget, the tile
      * order (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as
      * few times as L2 allows: */
-    if (row_hi - row_lo > 2 * (int)(blk->l2_floats / k)) {
+    const int mc_rows = (int)(blk->l2_floats / k); /* rows of A that fit the L2 budget */
+    if (row_hi - row_lo > 2 * mc_rows) {
         gemm_tile_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
         return;
     }
@@ -272,7 +273,7 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
      * Whichever admits the taller M block wins. Every tile still sees its K slices in
      * ascending order, so the result does not depend on the order or on the team size. */
     const long cols = (long)(p_hi - p_lo) * nr;
-    int mc_rows = (int)(blk->l2_floats / k), mc_c = (int)(blk->l2_floats / (cols + kc_max));
+    const int mc_c = (int)(blk->l2_floats / (cols + kc_max));
     /* (When all of this thread's rows fit rows-resident, that order is right: C is tiny and
      * each panel then streams front to back, as the micro-kernel's prefetch expects.) */
     int c_resident = mc_c > mc_rows && mc_rows < row_hi - row_lo;
