@@ -61,14 +61,21 @@ static size_t activation_floats(const tfe_config *c, size_t tokens)
     return tokens * (2 * (size_t)c->d_model + big_floats_per_token(c));
 }
 
+/* Bytes a session holds: activations for `tokens` rows, each thread's attention scratch of
+ * `stride` floats, and the offsets of `batch` sequences. */
+static size_t workspace_bytes(const tfe_config *c, size_t tokens, int threads, size_t stride,
+                              int batch)
+{
+    return (activation_floats(c, tokens) + (size_t)threads * stride) * sizeof(float) +
+           ((size_t)batch + 1) * sizeof(int);
+}
+
 size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
 {
-    int threads = default_threads();
     size_t tokens = (size_t)(max_batch > 0 ? max_batch : 1) * (size_t)(max_seq > 0 ? max_seq : 1);
     size_t stride = tfe_attention_team_scratch_floats(m->kernels.attention,
                                                       m->cfg.d_model / m->cfg.n_heads, max_seq);
-    return (activation_floats(&m->cfg, tokens) + (size_t)threads * stride) * sizeof(float) +
-           ((size_t)max_batch + 1) * sizeof(int);
+    return workspace_bytes(&m->cfg, tokens, default_threads(), stride, max_batch);
 }
 
 static void free_workspace(tfe_session *s)
@@ -112,8 +119,7 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tf
     s->cap_batch = nb;
     s->cap_tokens = nt;
     s->cap_len = nl;
-    s->workspace_bytes = (activation_floats(c, T) + (size_t)s->threads * s->scratch_stride) *
-                             sizeof(float) + ((size_t)nb + 1) * sizeof(int);
+    s->workspace_bytes = workspace_bytes(c, T, s->threads, s->scratch_stride, nb);
     return TFE_OK;
 }
 

@@ -116,7 +116,8 @@ int main(int argc, char **argv)
     paired_sort(t[1], rounds);
     printf("%s %dx%d, %d threads, %d rounds of %d calls: A %.3f ms, B %.3f ms (medians); "
            "B/A median %.3f, middle two thirds %.3f..%.3f\n",
-           argv[3], batch, seq, threads, rounds, calls, t[0][rounds / 2], t[1][rounds / 2],
-           ratio[rounds / 2], ratio[rounds / 6], ratio[rounds - 1 - rounds / 6]);
+           argv[3], batch, seq, threads, rounds, calls, paired_median(t[0], rounds),
+           paired_median(t[1], rounds), paired_median(ratio, rounds), paired_low(ratio, rounds),
+           paired_high(ratio, rounds));
     return 0;
 }

@@ -19,11 +19,15 @@ static inline int paired_by_value(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* Sorts v[0..n); then v[n / 2] is the median, v[n / 6] .. v[n - 1 - n / 6] the middle two
- * thirds. */
+/* Sorts v[0..n), after which the three below read its median and the bounds of its middle
+ * two thirds. */
 static inline void paired_sort(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, paired_by_value);
 }
+
+static inline double paired_median(const double *v, int n) { return v[n / 2]; }
+static inline double paired_low(const double *v, int n) { return v[n / 6]; }
+static inline double paired_high(const double *v, int n) { return v[n - 1 - n / 6]; }
 
 #endif

@@ -73,8 +73,9 @@ int main(int argc, char **argv)
     paired_sort(t[1], rounds);
     printf("%s %dx%d: %d threads %.3f ms, %d threads %.3f ms (medians of %d); speed-up median "
            "%.3f, middle two thirds %.3f..%.3f\n",
-           argv[1], batch, seq, threads[0], t[0][rounds / 2], threads[1], t[1][rounds / 2],
-           rounds, ratio[rounds / 2], ratio[rounds / 6], ratio[rounds - 1 - rounds / 6]);
+           argv[1], batch, seq, threads[0], paired_median(t[0], rounds), threads[1],
+           paired_median(t[1], rounds), rounds, paired_median(ratio, rounds),
+           paired_low(ratio, rounds), paired_high(ratio, rounds));
     for (int v = 0; v < 2; v++)
         tfe_session_free(session[v]);
     tfe_model_free(model);
