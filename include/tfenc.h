@@ -38,6 +38,8 @@ typedef enum tfe_isa {
     TFE_ISA_AVX2,   /* x86-64 AVX2 + FMA */
     TFE_ISA_AVX512, /* x86-64 AVX-512 F/BW/DQ/VL */
     TFE_ISA_NEON,   /* aarch64 Advanced SIMD */
+    TFE_ISA_AMX,    /* x86-64 AMX-TILE + AMX-BF16 on top of AVX-512: fp32 products on the bf16
+                       tile unit, three terms per value (README, "AMX"); implies avx512 */
     TFE_ISA_COUNT,
     TFE_ISA_AUTO = -1 /* best the host has, capped by the TFENC_ISA environment variable */
 } tfe_isa;

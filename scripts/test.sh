@@ -101,7 +101,7 @@ for s in $steps; do
     arm64)
         step arm64-cross-qemu arm64 ;;
     setups)
-        for isa in scalar avx2; do
+        for isa in scalar avx2 avx512; do
             step "gcc-setup-$isa" meson test -C "$ci/gcc" --print-errorlogs --setup="$isa"
         done ;;
     esac

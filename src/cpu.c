@@ -1,5 +1,6 @@
 /* CPU feature and cache detection, done once per process. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* syscall() */
 #include "cpu.h"
 
 #include <stdio.h>
@@ -10,6 +11,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define TFE_X86 1
+#endif
+#if defined(TFE_X86) && defined(__linux__)
+#include <sys/syscall.h>
 #endif
 #if defined(__aarch64__)
 #include <asm/hwcap.h>
@@ -52,6 +56,17 @@ static void detect_x86(tfe_cpu_info *ci)
     ci->isa[TFE_ISA_AVX512] = ci->isa[TFE_ISA_AVX2] && f && dq && bw && vl && zmm_ok;
     ci->avx512_vnni = ci->isa[TFE_ISA_AVX512] && ((c7 >> 11) & 1);
     ci->avx512_bf16 = ci->isa[TFE_ISA_AVX512] && ((a71 >> 5) & 1);
+    /* AMX: AMX-TILE and AMX-BF16, tile state enabled in XCR0 (bits 17, 18), and on Linux the
+     * process's permission to use the tile data (granted once per process, for all threads). */
+    int amx = ci->isa[TFE_ISA_AVX512] && ((d7 >> 24) & 1) && ((d7 >> 22) & 1) &&
+              (xcr0 & 0x60000) == 0x60000;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    amx = amx && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    amx = 0;
+#endif
+    ci->isa[TFE_ISA_AMX] = amx;
 
     unsigned brand[12];
     if ((unsigned)__get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
@@ -179,7 +194,7 @@ tfe_isa tfe_isa_env_cap(void)
         static int warned;
         if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
             fprintf(stderr, "tfenc: warning: unknown TFENC_ISA=%s ignored "
-                            "(expected scalar, avx2, avx512 or neon)\n", s);
+                            "(expected scalar, avx2, avx512, amx or neon)\n", s);
         return TFE_ISA_AUTO;
     }
     return (tfe_isa)v;
@@ -192,6 +207,7 @@ const char *tfe_isa_name(tfe_isa isa)
     case TFE_ISA_AVX2: return "avx2";
     case TFE_ISA_AVX512: return "avx512";
     case TFE_ISA_NEON: return "neon";
+    case TFE_ISA_AMX: return "amx";
     default: return "auto";
     }
 }

@@ -1,6 +1,7 @@
 /* GEMM driver: panel packing, cache blocking and the per-thread tile split. */
 #include "gemm.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -45,6 +46,9 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     /* Panel orders: half of L1 for the kc×nr slice of a weight panel (the other half: rows
      * of A, the C tile); half of L2 for the rows of A or the C block. */
     blk->kc = half_l1_kc(ci->l1d, impl->nr);
+#ifdef AMXKC
+    if (impl->amx) blk->kc = AMXKC;
+#endif
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
     /* The rows-resident order's M block: a fifth of L2 (393 KiB, 128 rows of K = 768, on a
      * 2 MiB L2). Measured against half of L2 (256 rows there) when the product starts with
@@ -225,6 +229,70 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
         run_block(&s, pi0, pi1, prev, (gemm_block){0, 0, 0});
 }
 
+/* Tile-unit order (impl->amx): M blocks of up to AMX_ROW_TILES 16-row tiles, K slices of
+ * blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16 terms once and
+ * meets every panel; each panel's slice is converted once per M block, in shares by the tile
+ * calls of the panel before it (double buffered), and meets every tile. Partial sums wait in
+ * C between K slices (a tile reloads them), so the bits do not depend on the team, the M block
+ * or where a row sits in it. Tiles that are not a full 16×48 (the last rows, the last panel)
+ * compute in a local block and copy their part of C in and out. */
+enum { AMX_ROW_TILES = 8 };
+
+static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi)
+{
+    const tfe_gemm_amx *x = impl->amx;
+    const int n = g->b->n, k = g->b->k, nr = impl->nr;
+    const int kc_max = blk->kc < TFE_GEMM_AMX_KC_MAX ? blk->kc : TFE_GEMM_AMX_KC_MAX;
+    enum { CHUNKS = TFE_GEMM_AMX_KC_MAX / 32, TILE = 512 };
+    /* The conversion buffers: about 170 KiB of the calling thread's stack (no allocation). */
+    static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
+    uint16_t abuf[AMX_ROW_TILES * CHUNKS * 3 * TILE] __attribute__((aligned(64)));
+    uint16_t bbuf[2][CHUNKS * 9 * TILE] __attribute__((aligned(64)));
+    float cbuf[16 * 48] __attribute__((aligned(64)));
+    x->begin();
+    for (int i0 = row_lo; i0 < row_hi; i0 += 16 * AMX_ROW_TILES) {
+        const int i1 = i0 + 16 * AMX_ROW_TILES < row_hi ? i0 + 16 * AMX_ROW_TILES : row_hi;
+        const int tiles = (i1 - i0 + 15) / 16;
+        for (int k0 = 0; k0 < k; k0 += kc_max) {
+            const int kc = k - k0 < kc_max ? k - k0 : kc_max, chunks = (kc + 31) / 32;
+            const int last = k0 + kc == k;
+            const float *slice0 = g->b->data + (size_t)k0 * nr;
+            const size_t panel = (size_t)k * nr;
+            x->pack_a(i1 - i0, tiles, kc, chunks, g->a + (size_t)i0 * g->lda + k0, g->lda, abuf);
+            tfe_gemm_amx_pack first = {slice0 + p_lo * panel, kc, 0, 16 * chunks, bbuf[0],
+                                       p_lo + 1 < p_hi ? slice0 + (p_lo + 1) * panel : NULL};
+            x->pack_b(&first);
+            for (int p = p_lo; p < p_hi; p++) {
+                const int j0 = p * nr, cols = n - j0 < nr ? n - j0 : nr;
+                const uint16_t *b = bbuf[(p - p_lo) & 1];
+                tfe_gemm_amx_pack next = {slice0 + (p + 1) * panel, kc, 0, 0,
+                                          bbuf[(p - p_lo + 1) & 1],
+                                          p + 2 < p_hi ? slice0 + (p + 2) * panel : NULL};
+                for (int t = 0; t < tiles; t++) {
+                    const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
+                    float *c = g->c + (size_t)i * g->ldc + j0;
+                    const int full = rows == 16 && cols == nr;
+                    float *dst = full ? c : cbuf;
+                    const size_t ldd = full ? g->ldc : 48;
+                    if (!full && k0 > 0)
+                        x->finish(rows, cols, c, g->ldc, cbuf, 48, NULL);
+                    tfe_split_range(16 * chunks, tiles, t, &next.lo, &next.hi);
+                    x->tile(chunks, abuf + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, dst,
+                            ldd, k0 > 0, p + 1 < p_hi ? &next : NULL);
+                    if (last) {
+                        const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
+                        x->finish(rows, cols, dst, ldd, c, g->ldc, &ep);
+                    } else if (!full) {
+                        x->finish(rows, cols, cbuf, 48, c, g->ldc, NULL);
+                    }
+                }
+            }
+        }
+    }
+    x->end();
+}
+
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                    const tfe_gemm_args *g, int tid, int nthreads)
 {
@@ -254,6 +322,10 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     tfe_split_range(mblocks, tm, tid / tn, &mb_lo, &mb_hi);
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
+    if (impl->amx) {
+        gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
+        return;
+    }
     /* Three loop orders. When this thread's rows of A are over twice the L2 budget, the tile
      * order (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as
      * few times as L2 allows: */

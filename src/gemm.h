@@ -9,6 +9,7 @@
 #define TFE_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tfenc.h"
 
@@ -54,11 +55,56 @@ static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
     return pf_lines <= 0 ? kc : kc > pf_lines ? kc / pf_lines : 1;
 }
 
+/* Tile-unit kernels (AMX, simd/x86/gemm_amx.c): fp32 products from three bf16 terms per value.
+ * The weights stay packed in fp32 panels of 48; the driver converts a K slice of A (a block of
+ * 16-row tiles) and of each panel into bf16 terms just before the tiles use them, so memory
+ * and the weight stream are the same as for the fp32 kernels. A K slice is `chunks` chunks of
+ * 32 values (missing K, rows and columns are zeros).
+ *   pack_a: rows (<= 16·tiles) rows of a[.. × kc] → dst, tiles·chunks·3 tiles of 512 bf16
+ *   pack_b: units [lo, hi) of a panel's slice bp[kc × 48] → dst (chunks·9 tiles of 512 bf16
+ *           for the whole slice; unit u is row pair u % 16 of chunk u / 16, so 16·chunks units)
+ *   tile:   one 16×48 block of c (row stride ldc) += or = the row tile a (its chunks a_chunk
+ *           bf16 apart) times the panel slice b; full 16×48 blocks only. Converts `next`
+ *           (NULL: nothing) while its dot products run.
+ *   finish: dst[rows × cols] = epilogue(src) with masks (ep NULL: a copy)
+ * begin/end configure and release the tile registers of the calling thread. */
+#define TFE_GEMM_AMX_KC_MAX 128 /* the driver's conversion buffers hold this much of K */
+typedef struct tfe_gemm_amx_pack {
+    const float *bp; /* the panel's slice: kc rows of 48 floats */
+    int kc, lo, hi;  /* its K rows; the units to convert */
+    uint16_t *dst;   /* the whole slice's tiles */
+    const float *pf; /* the slice converted after this one (prefetched into L2), or NULL */
+} tfe_gemm_amx_pack;
+#define TFE_GEMM_AMX_PACK_A(fn)                                                                \
+    void fn(int rows, int tiles, int kc, int chunks, const float *a, size_t lda, uint16_t *dst)
+#define TFE_GEMM_AMX_PACK_B(fn) void fn(const tfe_gemm_amx_pack *pk)
+#define TFE_GEMM_AMX_TILE(fn)                                                                  \
+    void fn(int chunks, const uint16_t *a, size_t a_chunk, const uint16_t *b, float *c,        \
+            size_t ldc, int accumulate, const tfe_gemm_amx_pack *next)
+#define TFE_GEMM_AMX_FINISH(fn)                                                                \
+    void fn(int rows, int cols, const float *src, size_t lds, float *dst, size_t ldd,          \
+            const tfe_gemm_epilogue *ep)
+typedef struct tfe_gemm_amx {
+    TFE_GEMM_AMX_PACK_A((*pack_a));
+    TFE_GEMM_AMX_PACK_B((*pack_b));
+    TFE_GEMM_AMX_TILE((*tile));
+    TFE_GEMM_AMX_FINISH((*finish));
+    void (*begin)(void);
+    void (*end)(void);
+} tfe_gemm_amx;
+TFE_GEMM_AMX_PACK_A(tfe_gemm_amx_pack_a);
+TFE_GEMM_AMX_PACK_B(tfe_gemm_amx_pack_b);
+TFE_GEMM_AMX_TILE(tfe_gemm_amx_tile);
+TFE_GEMM_AMX_FINISH(tfe_gemm_amx_finish);
+void tfe_gemm_amx_begin(void);
+void tfe_gemm_amx_end(void);
+
 typedef struct tfe_gemm_impl {
     const char *name; /* e.g. "8x48__avx512": tile and ISA, as in tests and benchmarks */
     tfe_isa isa;      /* what the host must support */
     int mr, nr;       /* tile rows / panel width the packer and driver use */
-    tfe_gemm_ukernel_fn ukernel;
+    tfe_gemm_ukernel_fn ukernel; /* NULL for tile-unit impls */
+    const tfe_gemm_amx *amx;     /* tile-unit kernels, or NULL */
 } tfe_gemm_impl;
 
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);

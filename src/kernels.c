@@ -7,17 +7,25 @@
 
 #include "cpu.h"
 
+#if TFE_HAVE_AMX
+static const tfe_gemm_amx gemm_amx = {tfe_gemm_amx_pack_a, tfe_gemm_amx_pack_b, tfe_gemm_amx_tile,
+                                      tfe_gemm_amx_finish, tfe_gemm_amx_begin, tfe_gemm_amx_end};
+#endif
+
 static const tfe_gemm_impl gemm_impls[] = {
+#if TFE_HAVE_AMX
+    {"bf16x3_16x48__amx", TFE_ISA_AMX, 16, 48, NULL, &gemm_amx},
+#endif
 #if TFE_HAVE_AVX512
-    {"8x48__avx512", TFE_ISA_AVX512, 8, 48, tfe_gemm_8x48__avx512},
+    {"8x48__avx512", TFE_ISA_AVX512, 8, 48, tfe_gemm_8x48__avx512, NULL},
 #endif
 #if TFE_HAVE_AVX2
-    {"6x16__avx2", TFE_ISA_AVX2, 6, 16, tfe_gemm_6x16__avx2},
+    {"6x16__avx2", TFE_ISA_AVX2, 6, 16, tfe_gemm_6x16__avx2, NULL},
 #endif
 #if TFE_HAVE_NEON
-    {"8x8__neon", TFE_ISA_NEON, 8, 8, tfe_gemm_8x8__neon},
+    {"8x8__neon", TFE_ISA_NEON, 8, 8, tfe_gemm_8x8__neon, NULL},
 #endif
-    {"4x16__scalar", TFE_ISA_SCALAR, 4, 16, tfe_gemm_4x16__scalar},
+    {"4x16__scalar", TFE_ISA_SCALAR, 4, 16, tfe_gemm_4x16__scalar, NULL},
 };
 
 static const tfe_attention_impl attention_impls[] = {
@@ -47,6 +55,9 @@ static const tfe_layernorm_impl layernorm_impls[] = {
 };
 
 static const tfe_peak_impl peak_impls[] = {
+#if TFE_HAVE_AMX
+    {"bf16x3__amx", TFE_ISA_AMX, tfe_peak_bf16x3__amx},
+#endif
 #if TFE_HAVE_AVX512
     {"fma_zmm__avx512", TFE_ISA_AVX512, tfe_peak_fma_zmm__avx512},
 #endif
@@ -92,6 +103,7 @@ static int isa_built(tfe_isa isa)
     case TFE_ISA_AVX2: return TFE_HAVE_AVX2;
     case TFE_ISA_AVX512: return TFE_HAVE_AVX512;
     case TFE_ISA_NEON: return TFE_HAVE_NEON;
+    case TFE_ISA_AMX: return TFE_HAVE_AMX;
     default: return 0;
     }
 }
@@ -109,7 +121,10 @@ int tfe_isa_allowed(tfe_isa isa, tfe_isa cap)
         return 0;
     if (cap == TFE_ISA_AUTO || isa == TFE_ISA_SCALAR || isa == cap)
         return 1;
-    /* AVX-512 hosts run AVX2 code too: a cap of avx512 still allows the AVX2 kernels. */
+    /* Each x86 level runs the ones below it: a cap of amx still allows the AVX-512 and AVX2
+     * kernels (for the ops with no AMX kernel), a cap of avx512 the AVX2 ones. */
+    if (cap == TFE_ISA_AMX)
+        return isa == TFE_ISA_AVX512 || isa == TFE_ISA_AVX2;
     return cap == TFE_ISA_AVX512 && isa == TFE_ISA_AVX2;
 }
 
@@ -117,7 +132,7 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
 {
     int n;
     memset(k, 0, sizeof *k);
-    static const tfe_isa preference[] = {TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
+    static const tfe_isa preference[] = {TFE_ISA_AMX, TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
     k->isa = TFE_ISA_SCALAR;
     for (int i = 0; i < COUNT(preference); i++)
         if (tfe_isa_allowed(preference[i], cap)) {

@@ -19,5 +19,6 @@ TFE_PEAK_KERNEL(tfe_peak_fma__scalar);
 TFE_PEAK_KERNEL(tfe_peak_fma_ymm__avx2);
 TFE_PEAK_KERNEL(tfe_peak_fma_zmm__avx512);
 TFE_PEAK_KERNEL(tfe_peak_fma_q__neon);
+TFE_PEAK_KERNEL(tfe_peak_bf16x3__amx);
 
 #endif

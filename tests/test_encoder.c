@@ -552,8 +552,8 @@ TFE_TEST(encoder, presets)
 /* The best ISA a cap allows on this host, in the registry's order of preference. */
 static tfe_isa best_allowed(tfe_isa cap)
 {
-    const tfe_isa order[] = {TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
-    for (int i = 0; i < 3; i++)
+    const tfe_isa order[] = {TFE_ISA_AMX, TFE_ISA_AVX512, TFE_ISA_AVX2, TFE_ISA_NEON};
+    for (int i = 0; i < 4; i++)
         if (tfe_isa_allowed(order[i], cap))
             return order[i];
     return TFE_ISA_SCALAR;

@@ -399,18 +399,22 @@ TFE_TEST(gemm, driver_scalar) { for_isa(TFE_ISA_SCALAR, driver_sweep); }
 TFE_TEST(gemm, driver_avx2) { for_isa(TFE_ISA_AVX2, driver_sweep); }
 TFE_TEST(gemm, driver_avx512) { for_isa(TFE_ISA_AVX512, driver_sweep); }
 TFE_TEST(gemm, driver_neon) { for_isa(TFE_ISA_NEON, driver_sweep); }
+TFE_TEST(gemm, driver_amx) { for_isa(TFE_ISA_AMX, driver_sweep); }
 
 TFE_TEST(gemm, threads_scalar) { for_isa(TFE_ISA_SCALAR, threads_sweep); }
 TFE_TEST(gemm, threads_avx2) { for_isa(TFE_ISA_AVX2, threads_sweep); }
 TFE_TEST(gemm, threads_avx512) { for_isa(TFE_ISA_AVX512, threads_sweep); }
 TFE_TEST(gemm, threads_neon) { for_isa(TFE_ISA_NEON, threads_sweep); }
+TFE_TEST(gemm, threads_amx) { for_isa(TFE_ISA_AMX, threads_sweep); }
 
 TFE_TEST(gemm, rows_scalar) { for_isa(TFE_ISA_SCALAR, rows_sweep); }
 TFE_TEST(gemm, rows_avx2) { for_isa(TFE_ISA_AVX2, rows_sweep); }
 TFE_TEST(gemm, rows_avx512) { for_isa(TFE_ISA_AVX512, rows_sweep); }
 TFE_TEST(gemm, rows_neon) { for_isa(TFE_ISA_NEON, rows_sweep); }
+TFE_TEST(gemm, rows_amx) { for_isa(TFE_ISA_AMX, rows_sweep); }
 
-/* Every impl is reachable by one of the per-ISA tests above, is named <tile>__<isa>, and
+/* Every impl is reachable by one of the per-ISA tests above (the micro-kernel sweeps skip
+ * tile-unit impls, which have no micro-kernel), is named <tile>__<isa>, and
  * selection picks the first allowed entry, with scalar last and always there. */
 TFE_TEST(gemm, registry)
 {
@@ -425,7 +429,8 @@ TFE_TEST(gemm, registry)
         CHECK(suffix && strcmp(suffix + 2, tfe_isa_name(g->isa)) == 0,
               "%s: name must end in __%s", g->name, tfe_isa_name(g->isa));
         CHECK(g->mr >= 1 && g->nr >= 1, "%s: mr %d nr %d", g->name, g->mr, g->nr);
-        CHECK(g->ukernel != NULL, "%s: no micro-kernel", g->name);
+        CHECK((g->ukernel != NULL) != (g->amx != NULL),
+              "%s: needs a micro-kernel or tile-unit kernels, not both", g->name);
         for (int j = 0; j < i; j++)
             CHECK(strcmp(impls[j].name, g->name) != 0, "%s is registered twice", g->name);
     }
