@@ -18,6 +18,8 @@
 struct tfe_session {
     const tfe_model *model;
     int threads;
+    const tfe_gemm_impl *gemm;   /* fixed at creation from its size (tfe_kernels_gemm_for) */
+    const tfe_gemm_blocking *gemm_blocking;
     int cap_batch, cap_tokens;   /* what the workspace is sized for */
     int cap_len;                 /* longest sequence the attention scratch is sized for */
     float *x, *t;                /* [tokens×D] each: hidden state and its ping-pong partner */
@@ -145,6 +147,7 @@ tfe_status tfe_session_create(const tfe_model *m, const tfe_session_options *o,
         free(s);
         return st;
     }
+    s->gemm = tfe_kernels_gemm_for(&m->kernels, (long)mb * ms, &s->gemm_blocking);
     *out = s;
     tfe_ok(err);
     return TFE_OK;
@@ -159,6 +162,7 @@ void tfe_session_free(tfe_session *s)
 }
 
 int tfe_session_threads(const tfe_session *s) { return s->threads; }
+const char *tfe_session_gemm(const tfe_session *s) { return s ? s->gemm->name : NULL; }
 size_t tfe_session_workspace_bytes(const tfe_session *s) { return s->workspace_bytes; }
 void tfe_session_set_profiling(tfe_session *s, int enabled) { s->profiling = enabled; }
 void tfe_session_profile(const tfe_session *s, tfe_profile *out) { *out = s->profile; }
@@ -219,14 +223,14 @@ static void layernorm_rows(const tfe_kernels *k, int tokens, int D, const float 
 }
 
 /* c = act(a·wᵀ + bias) + residual; a, residual and c are packed rows (c's stride: ldc). */
-static void gemm_op(const tfe_kernels *k, int m, const float *a, const tfe_packed *w,
+static void gemm_op(const tfe_session *s, int m, const float *a, const tfe_packed *w,
                     const float *bias, int act, const float *residual, float *c, size_t ldc,
                     int tid, int nt)
 {
     tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
                        .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
                        .ldc = ldc};
-    tfe_gemm_team(k->gemm, &k->gemm_blocking, &g, tid, nt);
+    tfe_gemm_team(s->gemm, s->gemm_blocking, &g, tid, nt);
 }
 
 /* The team's body; tid 0 also records per-phase times when profiling. */
@@ -280,37 +284,37 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
             layernorm_rows(k, T, D, x, NULL, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, t,
                            tid, nt);
             PHASE_END(PH_LN);
-            gemm_op(k, T, t, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, qkv_ld,
+            gemm_op(s, T, t, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, qkv_ld,
                     tid, nt);
             PHASE_END(PH_QKV);
             tfe_attention_team(k->attention, &aa, tid, nt);
             PHASE_END(PH_ATTN);
-            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
             PHASE_END(PH_OUT);
             float *tmp = x; x = t; t = tmp;
             layernorm_rows(k, T, D, x, NULL, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, t,
                            tid, nt);
             PHASE_END(PH_LN);
-            gemm_op(k, T, t, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
+            gemm_op(s, T, t, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
             PHASE_END(PH_FF1);
-            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
             PHASE_END(PH_FF2);
             tmp = x; x = t; t = tmp;
         } else {
             /* x = LN1(x + MHA(x)); x = LN2(x + FFN(x)); the residual add is fused into LN. */
-            gemm_op(k, T, x, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, qkv_ld,
+            gemm_op(s, T, x, &L->qkv, L->qkv_bias, TFE_GEMM_ACT_NONE, NULL, s->qkv, qkv_ld,
                     tid, nt);
             PHASE_END(PH_QKV);
             tfe_attention_team(k->attention, &aa, tid, nt);
             PHASE_END(PH_ATTN);
-            gemm_op(k, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
             PHASE_END(PH_OUT);
             layernorm_rows(k, T, D, t, x, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, x,
                            tid, nt);
             PHASE_END(PH_LN);
-            gemm_op(k, T, x, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
+            gemm_op(s, T, x, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
             PHASE_END(PH_FF1);
-            gemm_op(k, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
             PHASE_END(PH_FF2);
             layernorm_rows(k, T, D, t, x, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, x,
                            tid, nt);

@@ -139,8 +139,9 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
             k->isa = preference[i];
             break;
         }
-    const tfe_gemm_impl *g = tfe_gemm_impls(&n);
-    for (int i = 0; i < n && !k->gemm; i++)
+    int ng;
+    const tfe_gemm_impl *g = tfe_gemm_impls(&ng);
+    for (int i = 0; i < ng && !k->gemm; i++)
         if (tfe_isa_allowed(g[i].isa, cap))
             k->gemm = &g[i];
     const tfe_attention_impl *a = tfe_attention_impls(&n);
@@ -152,6 +153,19 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
         if (tfe_isa_allowed(l[i].isa, cap))
             k->layernorm = &l[i];
     tfe_gemm_blocking_init(k->gemm, &k->gemm_blocking);
+    k->gemm_fma = k->gemm;
+    for (int i = 0; i < ng && k->gemm_fma->amx; i++)
+        if (tfe_isa_allowed(g[i].isa, cap) && !g[i].amx && g[i].nr == k->gemm->nr)
+            k->gemm_fma = &g[i];
+    tfe_gemm_blocking_init(k->gemm_fma, &k->gemm_fma_blocking);
+}
+
+const tfe_gemm_impl *tfe_kernels_gemm_for(const tfe_kernels *k, long max_tokens,
+                                          const tfe_gemm_blocking **blocking)
+{
+    const int fma = k->gemm->amx && max_tokens < TFE_TILE_GEMM_MIN_TOKENS;
+    *blocking = fma ? &k->gemm_fma_blocking : &k->gemm_blocking;
+    return fma ? k->gemm_fma : k->gemm;
 }
 
 void tfe_kernels_log(const tfe_kernels *k)

@@ -13,6 +13,10 @@ typedef struct tfe_kernels {
     tfe_isa isa;                          /* the best ISA allowed: the cap met by the host */
     const tfe_gemm_impl *gemm;
     tfe_gemm_blocking gemm_blocking;
+    /* The best allowed fp32-FMA GEMM on the same panels (gemm itself unless gemm is a
+     * tile-unit impl): sessions sized for few tokens run it instead (tfe_kernels_gemm_for). */
+    const tfe_gemm_impl *gemm_fma;
+    tfe_gemm_blocking gemm_fma_blocking;
     const tfe_attention_impl *attention;
     const tfe_layernorm_impl *layernorm;
 } tfe_kernels;
@@ -29,6 +33,16 @@ int tfe_isa_allowed(tfe_isa isa, tfe_isa cap);
 /* Pure: (host flags, cap) -> table. cap TFE_ISA_AUTO means "no cap" (the caller reads the
  * TFENC_ISA environment variable, if it wants to, before calling). */
 void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
+
+/* Tokens per call from which the tile unit beats FMAs end to end: BERT-base and MiniLM on 2
+ * threads, AMX against AVX-512, were 1.2-1.4x slower at 16 tokens, 1.0-1.2x at 32, and
+ * 1.15x faster at 64 (its bf16 conversion costs what its dot products save at few rows). */
+#define TFE_TILE_GEMM_MIN_TOKENS 48
+
+/* The GEMM a session sized for `max_tokens` per call runs, and its blocking. Fixed for the
+ * session's life, so its results never depend on the size of a call. */
+const tfe_gemm_impl *tfe_kernels_gemm_for(const tfe_kernels *k, long max_tokens,
+                                          const tfe_gemm_blocking **blocking);
 
 /* Prints the table once to stderr when TFENC_VERBOSE=1. */
 void tfe_kernels_log(const tfe_kernels *k);

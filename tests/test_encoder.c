@@ -105,13 +105,26 @@ static tfe_model *load(const char *dir, tfe_isa isa)
     return m;
 }
 
-static tfe_session *session(const tfe_model *m, int threads)
+static tfe_session *session_sized(const tfe_model *m, int threads, int max_batch, int max_seq)
 {
-    tfe_session_options so = {.threads = threads, .max_batch = 1, .max_seq = 8};
+    tfe_session_options so = {.threads = threads, .max_batch = max_batch, .max_seq = max_seq};
     tfe_session *s = NULL;
     tfe_error err = {0};
     CHECK(tfe_session_create(m, &so, &s, &err) == TFE_OK && s, "session: %s", err.message);
     return s;
+}
+
+static tfe_session *session(const tfe_model *m, int threads)
+{
+    return session_sized(m, threads, 1, 8);
+}
+
+/* Sessions of both sizes: on a tile-unit (AMX) model, a session sized for few tokens runs the
+ * FMA GEMM and a large one the tile unit's (tfe_session_gemm); elsewhere both are the same. */
+static const char *const SIZES[2] = {"small session", "large session"};
+static tfe_session *session_of_size(const tfe_model *m, int threads, int large)
+{
+    return large ? session_sized(m, threads, 8, 64) : session(m, threads);
 }
 
 /* Encodes into a fresh NaN-filled buffer (so an unwritten row cannot pass) and returns it. */
@@ -169,17 +182,19 @@ static void fixtures_under(tfe_isa isa)
               tfe_isa_name(isa), tfe_isa_name(tfe_model_isa(m)));
         CHECK(tfe_model_config(m)->d_model == f->d, "%s: d_model %d, expected.npy has %d",
               f->name, tfe_model_config(m)->d_model, f->d);
-        for (int threads = 1; threads <= 2; threads++) {
-            char what[256];
-            snprintf(what, sizeof what, "fixture %s, isa %s (gemm %s, attention %s, layernorm "
-                     "%s), %d threads", f->name, tfe_isa_name(isa), tfe_model_kernel(m, "gemm"),
-                     tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"), threads);
-            tfe_session *s = session(m, threads);
-            float *out = encode(s, f->ids, f->lengths, f->batch, f->seq, f->d, 0);
-            check_fixture_output(f, out, what);
-            free(out);
-            tfe_session_free(s);
-        }
+        for (int size = 0; size < 2; size++)
+            for (int threads = 1; threads <= 2; threads++) {
+                tfe_session *s = session_of_size(m, threads, size);
+                char what[256];
+                snprintf(what, sizeof what, "fixture %s, isa %s, %s (gemm %s, attention %s, "
+                         "layernorm %s), %d threads", f->name, tfe_isa_name(isa), SIZES[size],
+                         tfe_session_gemm(s), tfe_model_kernel(m, "attention"),
+                         tfe_model_kernel(m, "layernorm"), threads);
+                float *out = encode(s, f->ids, f->lengths, f->batch, f->seq, f->d, 0);
+                check_fixture_output(f, out, what);
+                free(out);
+                tfe_session_free(s);
+            }
         tfe_model_free(m);
         fixture_free(f);
     }
@@ -189,6 +204,7 @@ TFE_TEST(encoder, fixtures_scalar) { fixtures_under(TFE_ISA_SCALAR); }
 TFE_TEST(encoder, fixtures_avx2) { fixtures_under(TFE_ISA_AVX2); }
 TFE_TEST(encoder, fixtures_avx512) { fixtures_under(TFE_ISA_AVX512); }
 TFE_TEST(encoder, fixtures_neon) { fixtures_under(TFE_ISA_NEON); }
+TFE_TEST(encoder, fixtures_amx) { fixtures_under(TFE_ISA_AMX); }
 
 /* A small random model (odd sizes, pre-LN, tanh GELU) for the tests that need no oracle. */
 static tfe_model *random_model(uint64_t seed, tfe_isa isa)
@@ -245,22 +261,26 @@ static void check_threads(tfe_model *m, const int32_t *ids, const int32_t *lengt
                           int seq, const char *what)
 {
     const int d = tfe_model_config(m)->d_model;
-    float *ref = NULL;
-    for (int threads = 1; threads <= 3; threads++) {
-        tfe_session *s = session(m, threads);
-        CHECK(tfe_session_threads(s) == threads, "%s: session has %d threads, asked for %d",
-              what, tfe_session_threads(s), threads);
-        float *out = encode(s, ids, lengths, batch, seq, d, 0);
-        tfe_session_free(s);
-        if (!ref) {
-            ref = out;
-            continue;
+    for (int size = 0; size < 2; size++) {
+        float *ref = NULL;
+        for (int threads = 1; threads <= 3; threads++) {
+            tfe_session *s = session_of_size(m, threads, size);
+            CHECK(tfe_session_threads(s) == threads, "%s: session has %d threads, asked for %d",
+                  what, tfe_session_threads(s), threads);
+            float *out = encode(s, ids, lengths, batch, seq, d, 0);
+            const char *gemm = tfe_session_gemm(s);
+            tfe_session_free(s);
+            if (!ref) {
+                ref = out;
+                continue;
+            }
+            CHECK(memcmp(ref, out, (size_t)batch * seq * d * sizeof *out) == 0,
+                  "%s, %s (gemm %s): %d threads differ from 1 thread", what, SIZES[size], gemm,
+                  threads);
+            free(out);
         }
-        CHECK(memcmp(ref, out, (size_t)batch * seq * d * sizeof *out) == 0,
-              "%s: %d threads differ from 1 thread", what, threads);
-        free(out);
+        free(ref);
     }
-    free(ref);
 }
 
 TFE_TEST(encoder, threads_bitwise)
@@ -298,28 +318,61 @@ TFE_TEST(encoder, batch_independence)
         memcpy(reversed_ids + (size_t)b * seq, ids + (size_t)(batch - 1 - b) * seq,
                (size_t)seq * sizeof *ids);
     }
-    tfe_session *s = session(m, 2);
-    float *all = encode(s, ids, lengths, batch, seq, d, 0);
-    float *rev = encode(s, reversed_ids, reversed_len, batch, seq, d, 0);
-    for (int b = 0; b < batch; b++) {
-        float *alone = encode(s, ids + (size_t)b * seq, NULL, 1, lengths[b], d, 0);
-        const size_t bytes = (size_t)lengths[b] * d * sizeof(float);
-        const float *in_batch = all + (size_t)b * seq * d;
-        CHECK(memcmp(alone, in_batch, bytes) == 0,
-              "sequence %d (length %d): alone and in a batch differ", b, lengths[b]);
-        CHECK(memcmp(rev + (size_t)(batch - 1 - b) * seq * d, in_batch, bytes) == 0,
-              "sequence %d (length %d): differs when the batch order is reversed", b,
-              lengths[b]);
-        for (size_t i = (size_t)lengths[b] * d; i < (size_t)seq * d; i++)
-            CHECK(in_batch[i] == 0.0f, "sequence %d: padded element %zu is %g", b, i,
-                  (double)in_batch[i]);
-        for (size_t i = 0; i < (size_t)lengths[b] * d; i++)
-            CHECK(isfinite(in_batch[i]), "sequence %d: element %zu is %g", b, i,
-                  (double)in_batch[i]);
-        free(alone);
+    for (int size = 0; size < 2; size++) {
+        tfe_session *s = session_of_size(m, 2, size);
+        float *all = encode(s, ids, lengths, batch, seq, d, 0);
+        float *rev = encode(s, reversed_ids, reversed_len, batch, seq, d, 0);
+        for (int b = 0; b < batch; b++) {
+            float *alone = encode(s, ids + (size_t)b * seq, NULL, 1, lengths[b], d, 0);
+            const size_t bytes = (size_t)lengths[b] * d * sizeof(float);
+            const float *in_batch = all + (size_t)b * seq * d;
+            CHECK(memcmp(alone, in_batch, bytes) == 0,
+                  "%s (gemm %s), sequence %d (length %d): alone and in a batch differ",
+                  SIZES[size], tfe_session_gemm(s), b, lengths[b]);
+            CHECK(memcmp(rev + (size_t)(batch - 1 - b) * seq * d, in_batch, bytes) == 0,
+                  "%s, sequence %d (length %d): differs when the batch order is reversed",
+                  SIZES[size], b, lengths[b]);
+            for (size_t i = (size_t)lengths[b] * d; i < (size_t)seq * d; i++)
+                CHECK(in_batch[i] == 0.0f, "sequence %d: padded element %zu is %g", b, i,
+                      (double)in_batch[i]);
+            for (size_t i = 0; i < (size_t)lengths[b] * d; i++)
+                CHECK(isfinite(in_batch[i]), "sequence %d: element %zu is %g", b, i,
+                      (double)in_batch[i]);
+            free(alone);
+        }
+        free(rev), free(all);
+        tfe_session_free(s);
     }
-    free(rev), free(all), free(reversed_ids), free(ids);
-    tfe_session_free(s);
+    free(reversed_ids), free(ids);
+    tfe_model_free(m);
+}
+
+/* A tile-unit model gives sessions sized for fewer than TFE_TILE_GEMM_MIN_TOKENS tokens its
+ * FMA GEMM and larger ones the tile unit's; a session keeps its GEMM when a call makes it
+ * grow. Elsewhere every session runs the model's GEMM. */
+TFE_TEST(encoder, session_gemm_by_size)
+{
+    tfe_model *m = random_model(12, TFE_ISA_AUTO);
+    const char *model_gemm = tfe_model_kernel(m, "gemm");
+    const int tile_unit = strstr(model_gemm, "__amx") != NULL;
+    tfe_session *small = session_sized(m, 1, 1, TFE_TILE_GEMM_MIN_TOKENS - 1);
+    tfe_session *large = session_sized(m, 1, 1, TFE_TILE_GEMM_MIN_TOKENS);
+    CHECK(strcmp(tfe_session_gemm(large), model_gemm) == 0, "large session runs %s, model %s",
+          tfe_session_gemm(large), model_gemm);
+    if (tile_unit)
+        CHECK(strstr(tfe_session_gemm(small), "__avx512") != NULL,
+              "small session on an AMX model runs %s, expected the AVX-512 kernel",
+              tfe_session_gemm(small));
+    else
+        CHECK(strcmp(tfe_session_gemm(small), model_gemm) == 0, "small session runs %s, model %s",
+              tfe_session_gemm(small), model_gemm);
+    const char *before = tfe_session_gemm(small);
+    int32_t *ids = random_ids(2, 200, 37, 13);
+    float *out = encode(small, ids, NULL, 2, 200, tfe_model_config(m)->d_model, 0);
+    CHECK(strcmp(tfe_session_gemm(small), before) == 0, "the session changed GEMM when it grew");
+    free(out), free(ids);
+    tfe_session_free(small);
+    tfe_session_free(large);
     tfe_model_free(m);
 }
 

@@ -400,33 +400,44 @@ static int cmd_bench(const options *o)
         tokens += L[b];
     double flops = tfe_model_flops(m, batch, L);
     double gflops = flops / (p50 * 1e-3) * 1e-9;
-    tfe_isa isa = tfe_model_isa(m);
+    /* % of the peak of the engine the session's GEMM runs on (for AMX: the tile unit's
+     * fp32-equivalent rate), and of the vector FMA peak, which is the same yardstick for every
+     * engine of this CPU. */
+    const char *gemm = tfe_session_gemm(s);
+    const char *suffix = strstr(gemm, "__");
+    int parsed = suffix ? tfe_isa_parse(suffix + 2) : -2;
+    tfe_isa isa = parsed >= 0 ? (tfe_isa)parsed : tfe_model_isa(m);
+    tfe_isa fma = isa == TFE_ISA_AMX ? TFE_ISA_AVX512 : isa;
     double peak = tfe_peak_gflops(isa, threads, 0.3);
+    double fma_peak = fma == isa ? peak : tfe_peak_gflops(fma, threads, 0.3);
     double pct = peak > 0 ? 100.0 * gflops / peak : 0.0;
+    double fma_pct = fma_peak > 0 ? 100.0 * gflops / fma_peak : 0.0;
     if (o->json) {
         printf("{\"p50_ms\": %.4f, \"p99_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, "
                "\"iterations\": %d, \"tokens_per_s\": %.1f, \"gflops\": %.2f, "
-               "\"peak_gflops\": %.2f, \"peak_pct\": %.2f, \"isa\": \"%s\", \"threads\": %d, "
+               "\"peak_gflops\": %.2f, \"peak_pct\": %.2f, \"fma_peak_gflops\": %.2f, "
+               "\"fma_peak_pct\": %.2f, \"isa\": \"%s\", \"threads\": %d, "
                "\"batch\": %d, \"seq\": %d, \"tokens\": %ld, \"model\": \"%s\", "
                "\"gemm\": \"%s\", \"attention\": \"%s\", \"layernorm\": \"%s\", "
                "\"version\": \"%s\"}\n",
                p50, p99, ms[0], ms[n - 1], n, (double)tokens / (p50 * 1e-3), gflops, peak, pct,
-               tfe_isa_name(isa), threads, batch, seq, tokens,
-               model_label(o),
-               tfe_model_kernel(m, "gemm"), tfe_model_kernel(m, "attention"),
+               fma_peak, fma_pct, tfe_isa_name(isa), threads, batch, seq, tokens,
+               model_label(o), gemm, tfe_model_kernel(m, "attention"),
                tfe_model_kernel(m, "layernorm"), TFENC_VERSION);
     } else {
         printf("tfenc bench: %s, batch %d x seq %d (%ld real tokens), %d threads, isa %s\n",
                model_label(o), batch, seq, tokens,
                threads, tfe_isa_name(isa));
-        printf("  kernels: gemm %s, attention %s, layernorm %s; model ready in %.2f s\n",
-               tfe_model_kernel(m, "gemm"), tfe_model_kernel(m, "attention"),
-               tfe_model_kernel(m, "layernorm"), t_load);
+        printf("  kernels: gemm %s, attention %s, layernorm %s; model ready in %.2f s\n", gemm,
+               tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"), t_load);
         printf("  latency: p50 %.3f ms  p99 %.3f ms  (min %.3f, max %.3f, %d runs)\n", p50, p99,
                ms[0], ms[n - 1], n);
         printf("  throughput: %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the measured %s peak "
                "(%.0f GFLOP/s on %d threads)\n",
                (double)tokens / (p50 * 1e-3), gflops, pct, tfe_isa_name(isa), peak, threads);
+        if (fma != isa)
+            printf("  = %.1f%% of the %s FMA peak (%.0f GFLOP/s), the fp32 yardstick\n", fma_pct,
+                   tfe_isa_name(fma), fma_peak);
     }
     if (o->profile) {
         tfe_profile p;
