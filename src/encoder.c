@@ -27,6 +27,7 @@ struct tfe_session {
     float *qkv, *ctx, *ff;       /* views into big: [tokens×3D], [tokens×D], [tokens×F] */
     float *scratch;              /* attention scratch, threads × scratch_stride */
     size_t scratch_stride;
+    float *gemm_scratch;         /* the GEMM's, threads × tfe_gemm_scratch_floats (or NULL) */
     int *offsets;                /* [cap_batch + 1] */
     size_t workspace_bytes;
     int profiling;
@@ -64,11 +65,12 @@ static size_t activation_floats(const tfe_config *c, size_t tokens)
 }
 
 /* Bytes a session holds: activations for `tokens` rows, each thread's attention scratch of
- * `stride` floats, and the offsets of `batch` sequences. */
+ * `stride` floats and GEMM scratch of `gemm_floats`, and the offsets of `batch` sequences. */
 static size_t workspace_bytes(const tfe_config *c, size_t tokens, int threads, size_t stride,
-                              int batch)
+                              size_t gemm_floats, int batch)
 {
-    return (activation_floats(c, tokens) + (size_t)threads * stride) * sizeof(float) +
+    return (activation_floats(c, tokens) + (size_t)threads * (stride + gemm_floats)) *
+               sizeof(float) +
            ((size_t)batch + 1) * sizeof(int);
 }
 
@@ -77,14 +79,17 @@ size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
     size_t tokens = (size_t)(max_batch > 0 ? max_batch : 1) * (size_t)(max_seq > 0 ? max_seq : 1);
     size_t stride = tfe_attention_team_scratch_floats(m->kernels.attention,
                                                       m->cfg.d_model / m->cfg.n_heads, max_seq);
-    return workspace_bytes(&m->cfg, tokens, default_threads(), stride, max_batch);
+    const tfe_gemm_blocking *blk;
+    const tfe_gemm_impl *gemm = tfe_kernels_gemm_for(&m->kernels, (long)tokens, &blk);
+    return workspace_bytes(&m->cfg, tokens, default_threads(), stride,
+                           tfe_gemm_scratch_floats(gemm), max_batch);
 }
 
 static void free_workspace(tfe_session *s)
 {
-    free(s->x), free(s->t), free(s->big), free(s->scratch);
+    free(s->x), free(s->t), free(s->big), free(s->scratch), free(s->gemm_scratch);
     free(s->offsets);
-    s->x = s->t = s->big = s->qkv = s->ctx = s->ff = s->scratch = NULL;
+    s->x = s->t = s->big = s->qkv = s->ctx = s->ff = s->scratch = s->gemm_scratch = NULL;
     s->offsets = NULL;
     s->cap_batch = s->cap_tokens = s->cap_len = 0;
     s->workspace_bytes = 0;
@@ -113,15 +118,19 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tf
     s->qkv = s->ff = s->big;
     s->ctx = s->big ? s->big + T * 3 * D : NULL;
     s->scratch = tfe_alloc_floats((size_t)s->threads * s->scratch_stride);
+    const size_t gemm_floats = tfe_gemm_scratch_floats(s->gemm);
+    if (gemm_floats)
+        s->gemm_scratch = tfe_alloc_floats((size_t)s->threads * gemm_floats);
     s->offsets = malloc(((size_t)nb + 1) * sizeof(int));
-    if (!s->x || !s->t || !s->big || !s->scratch || !s->offsets) {
+    if (!s->x || !s->t || !s->big || !s->scratch || (gemm_floats && !s->gemm_scratch) ||
+        !s->offsets) {
         free_workspace(s);
         return tfe_fail(err, TFE_ERR_NOMEM, "out of memory for a workspace of %d tokens", nt);
     }
     s->cap_batch = nb;
     s->cap_tokens = nt;
     s->cap_len = nl;
-    s->workspace_bytes = workspace_bytes(c, T, s->threads, s->scratch_stride, nb);
+    s->workspace_bytes = workspace_bytes(c, T, s->threads, s->scratch_stride, gemm_floats, nb);
     return TFE_OK;
 }
 
@@ -142,12 +151,12 @@ tfe_status tfe_session_create(const tfe_model *m, const tfe_session_options *o,
         free(s);
         return tfe_fail(err, TFE_ERR_ARG, "session size %d x %d is too large", mb, ms);
     }
+    s->gemm = tfe_kernels_gemm_for(&m->kernels, (long)mb * ms, &s->gemm_blocking);
     tfe_status st = reserve(s, mb, mb * ms, ms, err);
     if (st) {
         free(s);
         return st;
     }
-    s->gemm = tfe_kernels_gemm_for(&m->kernels, (long)mb * ms, &s->gemm_blocking);
     *out = s;
     tfe_ok(err);
     return TFE_OK;
@@ -229,7 +238,8 @@ static void gemm_op(const tfe_session *s, int m, const float *a, const tfe_packe
 {
     tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
                        .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
-                       .ldc = ldc};
+                       .ldc = ldc, .scratch = s->gemm_scratch,
+                       .scratch_stride = tfe_gemm_scratch_floats(s->gemm)};
     tfe_gemm_team(s->gemm, s->gemm_blocking, &g, tid, nt);
 }
 

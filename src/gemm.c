@@ -2,9 +2,11 @@
 #include "gemm.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
+#include "model.h"
 #include "parallel.h"
 
 #ifdef _OPENMP
@@ -236,20 +238,35 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
  * C between K slices (a tile reloads them), so the bits do not depend on the team, the M block
  * or where a row sits in it. Tiles that are not a full 16×48 (the last rows, the last panel)
  * compute in a local block and copy their part of C in and out. */
-enum { AMX_ROW_TILES = 8 };
+enum {
+    AMX_ROW_TILES = 8,
+    AMX_TILE = 512, /* bf16 per tile */
+    AMX_CHUNKS = TFE_GEMM_AMX_KC_MAX / 32,
+    AMX_A_BF16 = AMX_ROW_TILES * AMX_CHUNKS * 3 * AMX_TILE, /* an M block's K slice, 3 terms */
+    AMX_B_BF16 = AMX_CHUNKS * 9 * AMX_TILE,                 /* a panel's K slice, 3 terms */
+    AMX_SCRATCH_FLOATS = (AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + 16 * 48,
+};
+static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
+static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a cache line");
 
+size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl)
+{
+    return impl->amx ? AMX_SCRATCH_FLOATS : 0;
+}
+
+/* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
+ * slices, a 16×48 block for the ragged tiles. */
 static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
-                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi)
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
+                           float *scratch)
 {
     const tfe_gemm_amx *x = impl->amx;
     const int n = g->b->n, k = g->b->k, nr = impl->nr;
     const int kc_max = blk->kc < TFE_GEMM_AMX_KC_MAX ? blk->kc : TFE_GEMM_AMX_KC_MAX;
-    enum { CHUNKS = TFE_GEMM_AMX_KC_MAX / 32, TILE = 512 };
-    /* The conversion buffers: about 170 KiB of the calling thread's stack (no allocation). */
-    static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
-    uint16_t abuf[AMX_ROW_TILES * CHUNKS * 3 * TILE] __attribute__((aligned(64)));
-    uint16_t bbuf[2][CHUNKS * 9 * TILE] __attribute__((aligned(64)));
-    float cbuf[16 * 48] __attribute__((aligned(64)));
+    enum { TILE = AMX_TILE };
+    uint16_t *abuf = (uint16_t *)scratch;
+    uint16_t *bbuf[2] = {abuf + AMX_A_BF16, abuf + AMX_A_BF16 + AMX_B_BF16};
+    float *cbuf = scratch + (AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
     x->begin();
     for (int i0 = row_lo; i0 < row_hi; i0 += 16 * AMX_ROW_TILES) {
         const int i1 = i0 + 16 * AMX_ROW_TILES < row_hi ? i0 + 16 * AMX_ROW_TILES : row_hi;
@@ -323,7 +340,11 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
     if (impl->amx) {
-        gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
+        float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
+        float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : own;
+        if (scratch) /* else out of memory, which only a caller without scratch can meet */
+            gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi, scratch);
+        free(own);
         return;
     }
     /* Three loop orders. When this thread's rows of A are over twice the L2 budget, the tile
@@ -374,17 +395,28 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     }
 }
 
-void tfe_gemm(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, const tfe_gemm_args *args,
+void tfe_gemm(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, const tfe_gemm_args *g,
               int threads)
 {
+    /* Scratch for the whole team at once, when the caller brought none. */
+    tfe_gemm_args with = *g;
+    const tfe_gemm_args *args = g;
+    const size_t floats = tfe_gemm_scratch_floats(impl);
+    if (floats && !g->scratch) {
+        with.scratch = tfe_alloc_floats(floats * (size_t)(threads > 1 ? threads : 1));
+        with.scratch_stride = floats;
+        args = &with;
+    }
     if (threads <= 1) {
         tfe_gemm_team(impl, blk, args, 0, 1);
-        return;
-    }
+    } else {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
-    tfe_gemm_team(impl, blk, args, omp_get_thread_num(), omp_get_num_threads());
+        tfe_gemm_team(impl, blk, args, omp_get_thread_num(), omp_get_num_threads());
 #else
-    tfe_gemm_team(impl, blk, args, 0, 1);
+        tfe_gemm_team(impl, blk, args, 0, 1);
 #endif
+    }
+    if (args == &with)
+        free(with.scratch);
 }

@@ -148,7 +148,14 @@ typedef struct tfe_gemm_args {
                                        * blocks write partial sums into c) */
     int act;
     float *c;         size_t ldc;
+    /* Per-thread scratch for impls that need it (tfe_gemm_scratch_floats): thread tid of a
+     * team uses scratch + tid·scratch_stride floats. NULL: allocated per call (tests, tools);
+     * the encoder passes its session's, so a forward pass allocates nothing. */
+    float *scratch;   size_t scratch_stride;
 } tfe_gemm_args;
+
+/* Floats of per-thread scratch `impl` needs (a multiple of 16: 64-byte aligned per thread). */
+size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl);
 
 /* The share of C = A·Wᵀ owned by thread `tid` of `nthreads`: a fixed 2-D split of output
  * tiles; K is never split, so every element is computed the same way for any team size. */

@@ -66,7 +66,8 @@ static int run(const char *preset_like, int threads)
              tfe_encode_packed(s, ids, lens, 3, 70, out, &e) != TFE_OK;
     atomic_store(&counting, 0);
     long n = atomic_load(&allocations);
-    printf("%s, %d threads: %ld allocations during 6 encode calls\n", preset_like, threads, n);
+    printf("%s, %d threads, gemm %s: %ld allocations during 6 encode calls\n", preset_like,
+           threads, tfe_session_gemm(s), n);
     free(out);
     tfe_session_free(s);
     tfe_model_free(m);
