@@ -141,6 +141,10 @@ static void bm_gemm_tfenc(benchmark::State &st, const tfe_gemm_impl *impl, const
     tfe_gemm_args g{};
     g.m = s.m, g.a = a.data(), g.lda = (size_t)s.k, g.b = &p;
     g.act = TFE_GEMM_ACT_NONE, g.c = c.data(), g.ldc = (size_t)s.n;
+    // Scratch once, as a session holds it (tfe_gemm would otherwise allocate it per call).
+    const size_t scratch_floats = tfe_gemm_scratch_floats(impl);
+    Buf scratch(scratch_floats ? scratch_floats * (size_t)threads : 1);
+    g.scratch = scratch_floats ? scratch.data() : nullptr, g.scratch_stride = scratch_floats;
     size_t i = 0;
     Meter meter;
     for (auto _ : st) {
