@@ -268,8 +268,11 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     uint16_t *bbuf[2] = {abuf + AMX_A_BF16, abuf + AMX_A_BF16 + AMX_B_BF16};
     float *cbuf = scratch + (AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
     x->begin();
-    for (int i0 = row_lo; i0 < row_hi; i0 += 16 * AMX_ROW_TILES) {
-        const int i1 = i0 + 16 * AMX_ROW_TILES < row_hi ? i0 + 16 * AMX_ROW_TILES : row_hi;
+    /* Equal M blocks: each converts every panel once, and a thin last block would pay that
+     * for a few tiles, with too few tile calls to hide the conversion among. */
+    const int mc = equal_m_blocks(row_hi - row_lo, 16 * AMX_ROW_TILES, 16);
+    for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
+        const int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         const int tiles = (i1 - i0 + 15) / 16;
         for (int k0 = 0; k0 < k; k0 += kc_max) {
             const int kc = k - k0 < kc_max ? k - k0 : kc_max, chunks = (kc + 31) / 32;
