@@ -1,11 +1,11 @@
 #!/bin/sh
-# Produces the checked-in results: the full tfenc-bench suite under TFENC_ISA=avx512 and
-# TFENC_ISA=avx2 on this host, then the side-by-side comparison.
+# Produces the checked-in results: the full tfenc-bench suite under TFENC_ISA=amx (where the
+# host has AMX), avx512 and avx2 on this host, then the side-by-side comparisons.
 #
 #   bench/run_suite.sh [BUILD_DIR]          (default BUILD_DIR: build)
 #
-# Writes bench/results/<host>-avx512.json, bench/results/<host>-avx2.json,
-# bench/results/avx512-vs-avx2.md and the chart avx512-vs-avx2.png (.svg without matplotlib).
+# Writes bench/results/<host>-<isa>.json for each, bench/results/avx512-vs-avx2.md with the
+# chart avx512-vs-avx2.png (.svg without matplotlib), and amx-vs-avx512.md/.png when AMX ran.
 # Environment:
 #   TFENC_BENCH_HOST      name used in the file names (default: hostname -s)
 #   TFENC_BENCH_ARGS      extra tfenc-bench flags, e.g. "--benchmark_min_time=0.5"
@@ -48,7 +48,7 @@ run() {
 }
 
 ran=""
-for isa in avx512 avx2; do
+for isa in amx avx512 avx2; do
     case " $usable " in
     *" $isa "*) ;;
     *)
@@ -58,19 +58,30 @@ for isa in avx512 avx2; do
     esac
     if [ "$isa" = avx2 ] && [ "${BASELINES_FOLLOW_ISA:-1}" = 1 ]; then
         run avx2 ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
+    elif [ "$isa" = amx ]; then
+        # Only the rows AMX changes, with the AVX-512 kernel and the peers beside them in the
+        # same run; attention and LayerNorm have no AMX kernel (the avx512 run has them).
+        run amx --benchmark_filter='^(peak/|gemm/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/|encoder/)'
     else
         run "$isa"
     fi
     ran="$ran $isa"
 done
 
-if [ "$ran" = " avx512 avx2" ]; then
+chart_rows='^(peak/|encoder/|gemm/\*/(1|128)x|attention/\*/h12d64/b1|layernorm/\*/d768/)'
+case "$ran" in
+*" amx avx512"*)
+    "$python" "$root/bench/compare.py" --by-shape \
+        "$out/$host-amx.json" "$out/$host-avx512.json" \
+        --chart-filter "$chart_rows" -o "$out/amx-vs-avx512.png" >"$out/amx-vs-avx512.md"
+    echo "run_suite.sh: wrote $out/amx-vs-avx512.md and the chart" ;;
+esac
+case "$ran" in
+*" avx512 avx2"*)
     # The chart keeps a readable subset; the table has every row.
     "$python" "$root/bench/compare.py" --by-shape \
         "$out/$host-avx512.json" "$out/$host-avx2.json" \
-        --chart-filter '^(peak/|encoder/|gemm/\*/(1|128)x|attention/\*/h12d64/b1|layernorm/\*/d768/)' \
-        -o "$out/avx512-vs-avx2.png" >"$out/avx512-vs-avx2.md"
-    echo "run_suite.sh: wrote $out/avx512-vs-avx2.md and the chart"
-else
-    echo "run_suite.sh: avx512 and avx2 are not both usable here; no comparison written"
-fi
+        --chart-filter "$chart_rows" -o "$out/avx512-vs-avx2.png" >"$out/avx512-vs-avx2.md"
+    echo "run_suite.sh: wrote $out/avx512-vs-avx2.md and the chart" ;;
+*) echo "run_suite.sh: avx512 and avx2 are not both usable here; no comparison written" ;;
+esac
