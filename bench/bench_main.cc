@@ -162,10 +162,12 @@ static void context(const ContextFn &add, bool with_peaks, double peaks_noise)
     add("bench_min_time_s", fmt(opts().min_time, "%g"));
     add("bench_stream_bytes", mib((long)opts().stream_bytes));
     add("bench_notes",
-        "pct_peak: GFLOP/s as % of the measured FMA peak of the impl's ISA on the same thread "
-        "count (baselines: baseline_peak_isa; encoder: the model's ISA). pct_triad: GB/s as % "
-        "of the triad bandwidth on the same threads. gemm rows with M <= 16 rotate through "
-        "weight copies totalling bench_stream_bytes, so weights stream from memory.");
+        "pct_peak: GFLOP/s as % of the measured peak of the impl's ISA on the same thread "
+        "count (FMA peak; for amx the tile unit's fp32-equivalent rate; baselines: "
+        "baseline_peak_isa; encoder: the ISA of the session's GEMM, and pct_fma_peak against "
+        "the vector FMA peak). pct_triad: GB/s as % of the triad bandwidth on the same "
+        "threads. gemm rows with M <= 16 rotate through weight copies totalling "
+        "bench_stream_bytes, so weights stream from memory.");
 #ifdef __clang__
     add("compiler", std::string("clang ") + __clang_version__);
 #else

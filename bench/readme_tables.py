@@ -3,6 +3,7 @@
 (bench/run_suite.sh output): GEMM against the SGEMM baselines, encoder rows, attention rows.
 
   python3 bench/readme_tables.py bench/results/<host>-avx512.json > /tmp/tables.md
+  (also for <host>-amx.json: its GEMM rows with the AVX-512 kernel beside, its encoder rows)
 """
 import json
 import re
@@ -25,23 +26,33 @@ def gemm_cell(name):
     return cell
 
 
-print("**GEMM** `C = A·Wᵀ`, GFLOP/s (% of the measured zmm peak for that thread count); "
-      "M ≤ 16 rows also GB/s of weights streamed (% of triad). Same binary, same run.\n")
-print(f"| M×N×K | threads | tfenc {impl} | oneDNN | OpenBLAS | tfenc / oneDNN |")
-print("|---|---:|---:|---:|---:|---:|")
+# tfenc's columns: the selected GEMM, and the AVX-512 one beside it when the run has both
+# (an amx run measures its tile-unit kernel and the FMA kernel in the same process).
+impls = [impl] + [i for i in ("8x48__avx512",) if i != impl and any(
+    n.startswith(f"gemm/{i}/") for n in rows)]
+print("**GEMM** `C = A·Wᵀ`, GFLOP/s (% of the measured peak of the kernel's ISA for that thread "
+      "count: the zmm FMA peak for AVX-512 and the peers, the tile unit's fp32-equivalent rate "
+      "for AMX); M ≤ 16 rows also GB/s of weights streamed (% of triad). Same binary, same run.\n")
+head = " | ".join(f"tfenc {i}" for i in impls)
+ratios = " | ".join(f"{i.split('__')[-1]} / oneDNN" for i in impls)
+print(f"| M×N×K | threads | {head} | oneDNN | OpenBLAS | {ratios} |")
+print("|---|---:|" + "---:|" * (2 * len(impls) + 2))
 shapes = ["128x768x768", "128x2304x768", "128x3072x768", "128x768x3072", "512x3072x768",
           "512x768x3072", "1024x3072x768", "1024x768x3072", "16x768x768", "16x3072x768",
           "16x768x3072", "1x768x768", "1x3072x768", "1x768x3072"]
 for s in shapes:
     for t in (1, 2):
-        ours, dnn = rows.get(f"gemm/{impl}/{s}/t{t}"), rows.get(f"gemm/onednn/{s}/t{t}")
-        if not ours:
+        dnn = rows.get(f"gemm/onednn/{s}/t{t}")
+        if not rows.get(f"gemm/{impl}/{s}/t{t}"):
             continue
-        ratio = f"{ours['GFLOP/s'] / dnn['GFLOP/s']:.2f}" if dnn else "-"
-        print(f"| {s} | {t} | {gemm_cell(f'gemm/{impl}/{s}/t{t}')} | "
-              f"{gemm_cell(f'gemm/onednn/{s}/t{t}')} | {gemm_cell(f'gemm/openblas/{s}/t{t}')} | {ratio} |")
+        ours = " | ".join(gemm_cell(f"gemm/{i}/{s}/t{t}") for i in impls)
+        rs = " | ".join(f"{rows[f'gemm/{i}/{s}/t{t}']['GFLOP/s'] / dnn['GFLOP/s']:.2f}"
+                        if dnn and f"gemm/{i}/{s}/t{t}" in rows else "-" for i in impls)
+        print(f"| {s} | {t} | {ours} | "
+              f"{gemm_cell(f'gemm/onednn/{s}/t{t}')} | {gemm_cell(f'gemm/openblas/{s}/t{t}')} | {rs} |")
 
-print("\n**Encoder** (`encoder/<preset>/b<B>s<S>/t<n>`): p50 ms, GFLOP/s (% of peak)\n")
+print("\n**Encoder** (`encoder/<preset>/b<B>s<S>/t<n>`): p50 ms, GFLOP/s (% of the peak of "
+      "the session's GEMM engine; for AMX sessions also / % of the zmm FMA peak)\n")
 print("| preset | B×S | 1 thread | 2 threads | speed-up |")
 print("|---|---|---:|---:|---:|")
 def shape_key(shape):
@@ -54,7 +65,13 @@ for base in enc:
     one, two = rows.get(base + "/t1"), rows.get(base + "/t2")
     m = re.match(r"b(\d+)s(\d+)", shape)
     label = f"{m.group(1)}×{m.group(2)}" if m else "8 × (16..128)"
-    cell = lambda b: f"{b['p50_ms']:.1f} ms, {b['GFLOP/s']:.0f} ({b['pct_peak']:.0f}%)" if b else "-"
+    def cell(b):
+        if not b:
+            return "-"
+        pct = f"{b['pct_peak']:.0f}%"
+        if "pct_fma_peak" in b and abs(b["pct_fma_peak"] - b["pct_peak"]) > 0.5:
+            pct += f" / {b['pct_fma_peak']:.0f}%"
+        return f"{b['p50_ms']:.1f} ms, {b['GFLOP/s']:.0f} ({pct})"
     sp = f"{one['p50_ms'] / two['p50_ms']:.2f}×" if one and two else "-"
     print(f"| {preset} | {label} | {cell(one)} | {cell(two)} | {sp} |")
 
@@ -71,7 +88,9 @@ for hd in ("h12d64", "h12d32"):
         b_, s_ = bs[1:].split("s")
         print(f"| {h}×{dh} | {b_}×{s_} | {cells[0]} | {cells[1]} |")
 
-print(f"\nPeaks measured at start-up: zmm {ctx.get('peak_gflops_avx512_t1')} / "
+amx = (f"AMX (fp32-equivalent) {ctx['peak_gflops_amx_t1']} / {ctx['peak_gflops_amx_t2']}, "
+       if "peak_gflops_amx_t1" in ctx else "")
+print(f"\nPeaks measured at start-up: {amx}zmm {ctx.get('peak_gflops_avx512_t1')} / "
       f"{ctx.get('peak_gflops_avx512_t2')} GFLOP/s (1 / 2 threads), ymm "
       f"{ctx.get('peak_gflops_avx2_t1')} / {ctx.get('peak_gflops_avx2_t2')}; triad "
       f"{ctx.get('triad_gbs_t1')} / {ctx.get('triad_gbs_t2')} GB/s.")

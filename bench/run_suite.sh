@@ -35,16 +35,28 @@ mkdir -p "$out"
 usable=$("$bin" --tfenc_info | awk '$1 == "isa_usable" { $1 = ""; print }')
 echo "run_suite.sh: $host, usable ISAs:$usable"
 
-# OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it is loaded, so they are removed
-# from the environment of the process (a machine-wide setting may slow it down otherwise).
+# run ISA FILTER [VAR=VALUE...]: the suite under TFENC_ISA=ISA, rows matching FILTER ('' for
+# all), with those variables set. OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it
+# is loaded, so they are removed from the environment of the process first (a machine-wide
+# setting may slow it down otherwise).
 run() {
-    isa=$1
-    shift
+    isa=$1 filter=$2
+    shift 2
     json="$out/$host-$isa.json"
     echo "run_suite.sh: TFENC_ISA=$isa -> $json"
     # shellcheck disable=SC2086  # TFENC_BENCH_ARGS is a list of flags
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE TFENC_ISA="$isa" "$@" \
-        "$bin" --benchmark_out="$json" --benchmark_out_format=json ${TFENC_BENCH_ARGS:-}
+        "$bin" --benchmark_filter="$filter" --benchmark_out="$json" \
+        --benchmark_out_format=json ${TFENC_BENCH_ARGS:-}
+}
+
+# compare A B NAME: the side-by-side table NAME.md of two runs and its chart NAME.png (the
+# chart keeps a readable subset; the table has every row).
+compare() {
+    "$python" "$root/bench/compare.py" --by-shape "$out/$host-$1.json" "$out/$host-$2.json" \
+        --chart-filter '^(peak/|encoder/|gemm/\*/(1|128)x|attention/\*/h12d64/b1|layernorm/\*/d768/)' \
+        -o "$out/$3.png" >"$out/$3.md"
+    echo "run_suite.sh: wrote $out/$3.md and the chart"
 }
 
 ran=""
@@ -57,31 +69,21 @@ for isa in amx avx512 avx2; do
         ;;
     esac
     if [ "$isa" = avx2 ] && [ "${BASELINES_FOLLOW_ISA:-1}" = 1 ]; then
-        run avx2 ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
+        run avx2 '' ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
     elif [ "$isa" = amx ]; then
         # Only the rows AMX changes, with the AVX-512 kernel and the peers beside them in the
         # same run; attention and LayerNorm have no AMX kernel (the avx512 run has them).
-        run amx --benchmark_filter='^(peak/|gemm/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/|encoder/)'
+        run amx '^(peak/|gemm/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/|encoder/)'
     else
-        run "$isa"
+        run "$isa" ''
     fi
     ran="$ran $isa"
 done
 
-chart_rows='^(peak/|encoder/|gemm/\*/(1|128)x|attention/\*/h12d64/b1|layernorm/\*/d768/)'
 case "$ran" in
-*" amx avx512"*)
-    "$python" "$root/bench/compare.py" --by-shape \
-        "$out/$host-amx.json" "$out/$host-avx512.json" \
-        --chart-filter "$chart_rows" -o "$out/amx-vs-avx512.png" >"$out/amx-vs-avx512.md"
-    echo "run_suite.sh: wrote $out/amx-vs-avx512.md and the chart" ;;
+*" amx avx512"*) compare amx avx512 amx-vs-avx512 ;;
 esac
 case "$ran" in
-*" avx512 avx2"*)
-    # The chart keeps a readable subset; the table has every row.
-    "$python" "$root/bench/compare.py" --by-shape \
-        "$out/$host-avx512.json" "$out/$host-avx2.json" \
-        --chart-filter "$chart_rows" -o "$out/avx512-vs-avx2.png" >"$out/avx512-vs-avx2.md"
-    echo "run_suite.sh: wrote $out/avx512-vs-avx2.md and the chart" ;;
+*" avx512 avx2"*) compare avx512 avx2 avx512-vs-avx2 ;;
 *) echo "run_suite.sh: avx512 and avx2 are not both usable here; no comparison written" ;;
 esac

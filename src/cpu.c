@@ -56,17 +56,10 @@ static void detect_x86(tfe_cpu_info *ci)
     ci->isa[TFE_ISA_AVX512] = ci->isa[TFE_ISA_AVX2] && f && dq && bw && vl && zmm_ok;
     ci->avx512_vnni = ci->isa[TFE_ISA_AVX512] && ((c7 >> 11) & 1);
     ci->avx512_bf16 = ci->isa[TFE_ISA_AVX512] && ((a71 >> 5) & 1);
-    /* AMX: AMX-TILE and AMX-BF16, tile state enabled in XCR0 (bits 17, 18), and on Linux the
-     * process's permission to use the tile data (granted once per process, for all threads). */
-    int amx = ci->isa[TFE_ISA_AVX512] && ((d7 >> 24) & 1) && ((d7 >> 22) & 1) &&
-              (xcr0 & 0x60000) == 0x60000;
-#if defined(__linux__) && defined(SYS_arch_prctl)
-    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
-    amx = amx && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
-#else
-    amx = 0;
-#endif
-    ci->isa[TFE_ISA_AMX] = amx;
+    /* AMX: AMX-TILE and AMX-BF16 with the tile state enabled in XCR0 (bits 17, 18). Linux also
+     * wants the process to ask for the tile data: tfe_cpu_amx_enable. */
+    ci->isa[TFE_ISA_AMX] = ci->isa[TFE_ISA_AVX512] && ((d7 >> 24) & 1) && ((d7 >> 22) & 1) &&
+                           (xcr0 & 0x60000) == 0x60000;
 
     unsigned brand[12];
     if ((unsigned)__get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
@@ -174,6 +167,23 @@ const tfe_cpu_info *tfe_cpu(void)
     g_cpu = ci;
     __atomic_store_n(&g_cpu_ready, 1, __ATOMIC_RELEASE);
     return &g_cpu;
+}
+
+int tfe_cpu_amx_enable(void)
+{
+    static int state; /* 0: not asked yet, 1: granted, -1: refused or impossible */
+    int st = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+    if (st)
+        return st > 0;
+    int ok = 0;
+#if defined(TFE_X86) && defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    /* Idempotent: two threads racing here both get the same answer. */
+    ok = tfe_cpu()->isa[TFE_ISA_AMX] &&
+         syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#endif
+    __atomic_store_n(&state, ok ? 1 : -1, __ATOMIC_RELEASE);
+    return ok;
 }
 
 int tfe_isa_parse(const char *s)

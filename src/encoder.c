@@ -299,7 +299,8 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
             PHASE_END(PH_QKV);
             tfe_attention_team(k->attention, &aa, tid, nt);
             PHASE_END(PH_ATTN);
-            gemm_op(s, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid,
+                    nt);
             PHASE_END(PH_OUT);
             float *tmp = x; x = t; t = tmp;
             layernorm_rows(k, T, D, x, NULL, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, t,
@@ -307,7 +308,8 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
             PHASE_END(PH_LN);
             gemm_op(s, T, t, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
             PHASE_END(PH_FF1);
-            gemm_op(s, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, x, t, (size_t)D, tid,
+                    nt);
             PHASE_END(PH_FF2);
             tmp = x; x = t; t = tmp;
         } else {
@@ -317,14 +319,16 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
             PHASE_END(PH_QKV);
             tfe_attention_team(k->attention, &aa, tid, nt);
             PHASE_END(PH_ATTN);
-            gemm_op(s, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ctx, &L->out, L->out_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D,
+                    tid, nt);
             PHASE_END(PH_OUT);
             layernorm_rows(k, T, D, t, x, L->ln1_gamma, L->ln1_beta, c->layer_norm_eps, x,
                            tid, nt);
             PHASE_END(PH_LN);
             gemm_op(s, T, x, &L->ff1, L->ff1_bias, act, NULL, s->ff, (size_t)c->d_ff, tid, nt);
             PHASE_END(PH_FF1);
-            gemm_op(s, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D, tid, nt);
+            gemm_op(s, T, s->ff, &L->ff2, L->ff2_bias, TFE_GEMM_ACT_NONE, NULL, t, (size_t)D,
+                    tid, nt);
             PHASE_END(PH_FF2);
             layernorm_rows(k, T, D, t, x, L->ln2_gamma, L->ln2_beta, c->layer_norm_eps, x,
                            tid, nt);

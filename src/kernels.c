@@ -112,20 +112,19 @@ int tfe_isa_supported(tfe_isa isa)
 {
     if ((int)isa < 0 || isa >= TFE_ISA_COUNT)
         return 0;
-    return isa_built(isa) && tfe_cpu()->isa[isa];
+    return isa_built(isa) && tfe_cpu()->isa[isa] &&
+           (isa != TFE_ISA_AMX || tfe_cpu_amx_enable());
 }
 
 int tfe_isa_allowed(tfe_isa isa, tfe_isa cap)
 {
-    if (!tfe_isa_supported(isa))
-        return 0;
-    if (cap == TFE_ISA_AUTO || isa == TFE_ISA_SCALAR || isa == cap)
-        return 1;
     /* Each x86 level runs the ones below it: a cap of amx still allows the AVX-512 and AVX2
-     * kernels (for the ops with no AMX kernel), a cap of avx512 the AVX2 ones. */
-    if (cap == TFE_ISA_AMX)
-        return isa == TFE_ISA_AVX512 || isa == TFE_ISA_AVX2;
-    return cap == TFE_ISA_AVX512 && isa == TFE_ISA_AVX2;
+     * kernels (for the ops with no AMX kernel), a cap of avx512 the AVX2 ones. The cap is
+     * checked first, so a cap below amx never asks the OS for the tile state. */
+    const int in_cap = cap == TFE_ISA_AUTO || isa == TFE_ISA_SCALAR || isa == cap ||
+                       (cap == TFE_ISA_AMX && (isa == TFE_ISA_AVX512 || isa == TFE_ISA_AVX2)) ||
+                       (cap == TFE_ISA_AVX512 && isa == TFE_ISA_AVX2);
+    return in_cap && tfe_isa_supported(isa);
 }
 
 void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)

@@ -420,8 +420,8 @@ static void accuracy_sweep(const tfe_gemm_impl *impl)
         }
         CHECK(err[0] <= 1.5 * err[1], "%s: worst relative error %.3g at k = %d, %s has %.3g",
               impl->name, err[0], ks[ki], fma->name, err[1]);
-        fprintf(stderr, "%s k=%d: worst relative error %.3g (%s: %.3g)\n", impl->name, ks[ki], err[0],
-               fma->name, err[1]);
+        fprintf(stderr, "%s k=%d: worst relative error %.3g (%s: %.3g)\n", impl->name, ks[ki],
+                err[0], fma->name, err[1]);
         product_free(&p);
     }
 }

@@ -58,7 +58,8 @@ TFE_GEMM_AMX_PACK_A(tfe_gemm_amx_pack_a)
 {
     for (int c = 0; c < chunks; c++) {
         const int k0 = 32 * c;
-        const __mmask16 mlo = tfe_tail_mask_avx512(kc - k0), mhi = tfe_tail_mask_avx512(kc - k0 - 16);
+        const __mmask16 mlo = tfe_tail_mask_avx512(kc - k0);
+        const __mmask16 mhi = tfe_tail_mask_avx512(kc - k0 - 16);
         uint16_t *tile = dst + (size_t)c * tiles * 3 * TILE;
         for (int i = 0; i < 16 * tiles; i++) {
             uint16_t *out = tile + (size_t)(i / 16) * 3 * TILE + (i % 16) * 32;
@@ -163,9 +164,10 @@ TFE_GEMM_AMX_FINISH(tfe_gemm_amx_finish)
             __m512 v = _mm512_maskz_loadu_ps(mk[j], src + (size_t)i * lds + 16 * j);
             if (ep) {
                 v = tfe_act_avx512(ep->act, _mm512_add_ps(v, bias[j]));
-                if (ep->residual)
-                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk[j], ep->residual +
-                                                                      (size_t)i * ep->ldr + 16 * j));
+                if (ep->residual) {
+                    const float *r = ep->residual + (size_t)i * ep->ldr + 16 * j;
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk[j], r));
+                }
             }
             _mm512_mask_storeu_ps(dst + (size_t)i * ldd + 16 * j, mk[j], v);
         }
