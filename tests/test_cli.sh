@@ -185,6 +185,29 @@ else
     not_ok "info --model" "exit status $status" "$(cat "$tmp/stdout" "$tmp/stderr")"
 fi
 
+# The GEMM a session of the given size runs: on a model that runs AMX, a 16-token session keeps
+# the AVX-512 kernel and a 128-token one runs AMX; elsewhere both run the model's kernel.
+run info --model "$base" --batch 1 --seq 16
+small=$(sed -n 's/^session gemm for batch 1 x seq 16: //p' "$tmp/stdout")
+model_gemm=$(sed -n 's/^kernels: .*; gemm \([^;]*\);.*/\1/p' "$tmp/stdout")
+run info --model "$base" --batch 2 --seq 64
+large=$(sed -n 's/^session gemm for batch 2 x seq 64: //p' "$tmp/stdout")
+case "$model_gemm" in
+*__amx) want_small="*__avx512" ;;
+*) want_small="$model_gemm" ;;
+esac
+# shellcheck disable=SC2254  # want_small is a pattern on purpose
+case "$small" in
+$want_small) small_ok=1 ;;
+*) small_ok=0 ;;
+esac
+if [ -n "$model_gemm" ] && [ "$large" = "$model_gemm" ] && [ "$small_ok" = 1 ]; then
+    ok "info names the GEMM of a session by size"
+else
+    not_ok "info names the GEMM of a session by size" \
+        "model gemm '$model_gemm', 1x16 session '$small', 2x64 session '$large'"
+fi
+
 TFENC_ISA=scalar run info --model "$base"
 if [ $status -eq 0 ] && grep -q "^kernels: isa scalar; gemm [^ ]*__scalar; attention [^ ]*__scalar; layernorm [^ ]*__scalar" "$tmp/stdout"; then
     ok "TFENC_ISA=scalar selects scalar kernels"

@@ -173,6 +173,14 @@ static int cmd_info(const options *o)
     int b = o->batch ? o->batch : 1, s = o->seq ? o->seq : 128;
     printf("session workspace for batch %d x seq %d: %.2f MiB (linear in tokens)\n", b, s,
            (double)tfe_workspace_bytes(m, b, s) / (1024.0 * 1024.0));
+    /* A session of that size shows which GEMM it runs (AMX models keep AVX-512 for small ones). */
+    tfe_session_options so = {.max_batch = b, .max_seq = s};
+    tfe_session *sess;
+    tfe_error e;
+    if (tfe_session_create(m, &so, &sess, &e) == TFE_OK) {
+        printf("session gemm for batch %d x seq %d: %s\n", b, s, tfe_session_gemm(sess));
+        tfe_session_free(sess);
+    }
     tfe_model_free(m);
     return 0;
 }
