@@ -254,6 +254,20 @@ size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl)
     return impl->amx ? AMX_SCRATCH_FLOATS : 0;
 }
 
+/* Step s of an M block's walk over (K slice, panel), K slices outer: the panel's slice to
+ * convert into dst, with the slice of step s + 1 to prefetch. */
+static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int nr, int kc_max, int p_lo, int np,
+                                  int steps, int s, uint16_t *dst)
+{
+    const int k = g->b->k, k0 = s / np * kc_max, kc = k - k0 < kc_max ? k - k0 : kc_max;
+    const size_t panel = (size_t)k * nr;
+    const float *bp = g->b->data + (size_t)(p_lo + s % np) * panel + (size_t)k0 * nr;
+    const float *pf = NULL;
+    if (s + 1 < steps)
+        pf = g->b->data + (size_t)(p_lo + (s + 1) % np) * panel + (size_t)((s + 1) / np * kc_max) * nr;
+    return (tfe_gemm_amx_pack){bp, kc, 0, 16 * ((kc + 31) / 32), dst, pf};
+}
+
 /* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
  * slices, a 16×48 block for the ragged tiles. */
 static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
@@ -263,6 +277,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const tfe_gemm_amx *x = impl->amx;
     const int n = g->b->n, k = g->b->k, nr = impl->nr;
     const int kc_max = blk->kc < TFE_GEMM_AMX_KC_MAX ? blk->kc : TFE_GEMM_AMX_KC_MAX;
+    const int np = p_hi - p_lo, steps = (k + kc_max - 1) / kc_max * np;
     enum { TILE = AMX_TILE };
     uint16_t *abuf = (uint16_t *)scratch;
     uint16_t *bbuf[2] = {abuf + AMX_A_BF16, abuf + AMX_A_BF16 + AMX_B_BF16};
@@ -274,38 +289,39 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         const int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         const int tiles = (i1 - i0 + 15) / 16;
-        for (int k0 = 0; k0 < k; k0 += kc_max) {
+        /* The steps form one stream: the tiles of each convert the next step's panel slice,
+         * across K slices too, so no slice but the block's first is converted alone. */
+        tfe_gemm_amx_pack first = amx_step(g, nr, kc_max, p_lo, np, steps, 0, bbuf[0]);
+        x->pack_b(&first);
+        for (int s = 0; s < steps; s++) {
+            const int k0 = s / np * kc_max, p = p_lo + s % np;
             const int kc = k - k0 < kc_max ? k - k0 : kc_max, chunks = (kc + 31) / 32;
-            const int last = k0 + kc == k;
-            const float *slice0 = g->b->data + (size_t)k0 * nr;
-            const size_t panel = (size_t)k * nr;
-            x->pack_a(i1 - i0, tiles, kc, chunks, g->a + (size_t)i0 * g->lda + k0, g->lda, abuf);
-            tfe_gemm_amx_pack first = {slice0 + p_lo * panel, kc, 0, 16 * chunks, bbuf[0],
-                                       p_lo + 1 < p_hi ? slice0 + (p_lo + 1) * panel : NULL};
-            x->pack_b(&first);
-            for (int p = p_lo; p < p_hi; p++) {
-                const int j0 = p * nr, cols = n - j0 < nr ? n - j0 : nr;
-                const uint16_t *b = bbuf[(p - p_lo) & 1];
-                tfe_gemm_amx_pack next = {slice0 + (p + 1) * panel, kc, 0, 0,
-                                          bbuf[(p - p_lo + 1) & 1],
-                                          p + 2 < p_hi ? slice0 + (p + 2) * panel : NULL};
-                for (int t = 0; t < tiles; t++) {
-                    const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
-                    float *c = g->c + (size_t)i * g->ldc + j0;
-                    const int full = rows == 16 && cols == nr;
-                    float *dst = full ? c : cbuf;
-                    const size_t ldd = full ? g->ldc : 48;
-                    if (!full && k0 > 0)
-                        x->finish(rows, cols, c, g->ldc, cbuf, 48, NULL);
-                    tfe_split_range(16 * chunks, tiles, t, &next.lo, &next.hi);
-                    x->tile(chunks, abuf + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, dst,
-                            ldd, k0 > 0, p + 1 < p_hi ? &next : NULL);
-                    if (last) {
-                        const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
-                        x->finish(rows, cols, dst, ldd, c, g->ldc, &ep);
-                    } else if (!full) {
-                        x->finish(rows, cols, cbuf, 48, c, g->ldc, NULL);
-                    }
+            const int last = k0 + kc == k, j0 = p * nr, cols = n - j0 < nr ? n - j0 : nr;
+            if (p == p_lo) /* a new K slice of the block's rows */
+                x->pack_a(i1 - i0, tiles, kc, chunks, g->a + (size_t)i0 * g->lda + k0, g->lda,
+                          abuf);
+            const uint16_t *b = bbuf[s & 1];
+            tfe_gemm_amx_pack next = {0};
+            if (s + 1 < steps)
+                next = amx_step(g, nr, kc_max, p_lo, np, steps, s + 1, bbuf[(s + 1) & 1]);
+            const int units = next.hi; /* all of the next slice's units, shared by the tiles */
+            for (int t = 0; t < tiles; t++) {
+                const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
+                float *c = g->c + (size_t)i * g->ldc + j0;
+                const int full = rows == 16 && cols == nr;
+                float *dst = full ? c : cbuf;
+                const size_t ldd = full ? g->ldc : 48;
+                if (!full && k0 > 0)
+                    x->finish(rows, cols, c, g->ldc, cbuf, 48, NULL);
+                if (units)
+                    tfe_split_range(units, tiles, t, &next.lo, &next.hi);
+                x->tile(chunks, abuf + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, dst,
+                        ldd, k0 > 0, units ? &next : NULL);
+                if (last) {
+                    const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
+                    x->finish(rows, cols, dst, ldd, c, g->ldc, &ep);
+                } else if (!full) {
+                    x->finish(rows, cols, cbuf, 48, c, g->ldc, NULL);
                 }
             }
         }
