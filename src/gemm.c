@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "kernels.h"
 #include "model.h"
 #include "parallel.h"
 
@@ -329,11 +330,24 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     x->end();
 }
 
+static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi);
+
+/* The best FMA impl the host runs on the panels of `impl` (a tile-unit impl), or NULL. */
+static const tfe_gemm_impl *fma_twin(const tfe_gemm_impl *impl)
+{
+    int n;
+    const tfe_gemm_impl *impls = tfe_gemm_impls(&n);
+    for (int i = 0; i < n; i++)
+        if (!impls[i].amx && impls[i].nr == impl->nr && tfe_isa_supported(impls[i].isa))
+            return &impls[i];
+    return NULL;
+}
+
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                    const tfe_gemm_args *g, int tid, int nthreads)
 {
-    const int mr = impl->mr, nr = impl->nr;
-    const int n = g->b->n, k = g->b->k;
+    const int mr = impl->mr, nr = impl->nr, n = g->b->n;
     const int panels = (n + nr - 1) / nr;
     const int mblocks = (g->m + mr - 1) / mr;
     if (g->m <= 0 || n <= 0)
@@ -358,14 +372,27 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     tfe_split_range(mblocks, tm, tid / tn, &mb_lo, &mb_hi);
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
-    if (impl->amx) {
-        float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
-        float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : own;
-        if (scratch) /* else out of memory, which only a caller without scratch can meet */
-            gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi, scratch);
-        free(own);
+    if (!impl->amx) {
+        gemm_fma_share(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
         return;
     }
+    float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
+    float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : own;
+    const tfe_gemm_impl *fma = scratch ? NULL : fma_twin(impl);
+    if (scratch)
+        gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi, scratch);
+    else if (fma) /* out of memory, which only a caller without scratch meets: the FMA kernel
+                     on the same panels computes this share instead (other bits, no gap) */
+        gemm_fma_share(fma, blk, g, row_lo, row_hi, p_lo, p_hi);
+    free(own);
+}
+
+/* Rows [row_lo, row_hi) × panels [p_lo, p_hi) of C with a micro-kernel impl. */
+static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi)
+{
+    const int mr = impl->mr, nr = impl->nr;
+    const int n = g->b->n, k = g->b->k;
     /* Three loop orders. When this thread's rows of A are over twice the L2 budget, the tile
      * order (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as
      * few times as L2 allows: */
