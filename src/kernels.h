@@ -35,8 +35,9 @@ int tfe_isa_allowed(tfe_isa isa, tfe_isa cap);
 void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
 
 /* Tokens per call from which the tile unit beats FMAs end to end: BERT-base and MiniLM on 2
- * threads, AMX against AVX-512, were 1.2-1.4x slower at 16 tokens, 1.0-1.2x at 32, and
- * 1.15x faster at 64 (its bf16 conversion costs what its dot products save at few rows). */
+ * threads, AMX against AVX-512, were 1.2-1.4x slower at 16 tokens, 1.0-1.2x at 32, 5-10%
+ * faster at 48 and 1.15x at 64 (its bf16 conversion costs what its dot products save at few
+ * rows). */
 #define TFE_TILE_GEMM_MIN_TOKENS 48
 
 /* The GEMM a session sized for `max_tokens` per call runs, and its blocking. Fixed for the
