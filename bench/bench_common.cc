@@ -76,24 +76,12 @@ double measure_peaks()
     return m.other_cores();
 }
 
-tfe_isa fma_isa(tfe_isa isa)
-{
-    return isa == TFE_ISA_AMX ? TFE_ISA_AVX512 : isa;
-}
-
-tfe_isa kernel_isa(const char *name)
-{
-    const char *suffix = name ? std::strstr(name, "__") : nullptr;
-    int isa = suffix ? tfe_isa_parse(suffix + 2) : -2;
-    return isa >= 0 ? (tfe_isa)isa : TFE_ISA_SCALAR;
-}
-
 tfe_isa baseline_isa()
 {
     // The peers' sgemm runs on FMAs: their peak is the best vector ISA's, not the tile unit's.
     tfe_kernels k;
     tfe_kernels_select(opts().cap, &k);
-    return fma_isa(k.isa);
+    return tfe_fma_isa(k.isa);
 }
 
 // ---- buffers ----

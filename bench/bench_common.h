@@ -39,10 +39,6 @@ double triad_gbs(int threads);
 double measure_peaks();
 // Peak a baseline library is compared with: the best ISA the cap allows on this host.
 tfe_isa baseline_isa();
-// The vector ISA whose FMA peak is the fp32 yardstick for `isa` (amx -> avx512).
-tfe_isa fma_isa(tfe_isa isa);
-// The ISA a kernel name ends in ("8x48__avx512" -> avx512).
-tfe_isa kernel_isa(const char *name);
 
 // ---- buffers ----
 // Deterministic uniform values in [lo, hi).

@@ -120,8 +120,8 @@ static void bm_encoder(benchmark::State &st, const std::string &preset, int batc
     // pct_peak: against the peak of the engine the session's GEMM runs on (the tile unit's
     // fp32-equivalent rate for AMX); pct_fma_peak: against the vector FMA peak, the fp32
     // yardstick that is the same for every engine on this CPU.
-    const tfe_isa isa = kernel_isa(gemm.c_str());
-    double peak = peak_gflops(isa, threads), fma_peak = peak_gflops(fma_isa(isa), threads);
+    const tfe_isa isa = tfe_kernel_isa(gemm.c_str());
+    double peak = peak_gflops(isa, threads), fma_peak = peak_gflops(tfe_fma_isa(isa), threads);
     st.counters["p50_ms"] = p50 * 1e3;
     st.counters["p99_ms"] = p99 * 1e3;
     st.counters["tokens/s"] = (double)tokens / p50;

@@ -49,9 +49,6 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     /* Panel orders: half of L1 for the kc×nr slice of a weight panel (the other half: rows
      * of A, the C tile); half of L2 for the rows of A or the C block. */
     blk->kc = half_l1_kc(ci->l1d, impl->nr);
-#ifdef AMXKC
-    if (impl->amx) blk->kc = AMXKC;
-#endif
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
     /* The rows-resident order's M block: a fifth of L2 (393 KiB, 128 rows of K = 768, on a
      * 2 MiB L2). Measured against half of L2 (256 rows there) when the product starts with
@@ -255,18 +252,20 @@ size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl)
     return impl->amx ? AMX_SCRATCH_FLOATS : 0;
 }
 
-/* Step s of an M block's walk over (K slice, panel), K slices outer: the panel's slice to
- * convert into dst, with the slice of step s + 1 to prefetch. */
+/* The weights of step s of an M block's walk over (K slice, panel), K slices outer. */
+static const float *amx_slice(const tfe_gemm_args *g, int nr, int kc_max, int p_lo, int np, int s)
+{
+    return g->b->data + (size_t)(p_lo + s % np) * g->b->k * nr + (size_t)(s / np * kc_max) * nr;
+}
+
+/* Step s's panel slice to convert into dst, with step s + 1's to prefetch. */
 static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int nr, int kc_max, int p_lo, int np,
                                   int steps, int s, uint16_t *dst)
 {
     const int k = g->b->k, k0 = s / np * kc_max, kc = k - k0 < kc_max ? k - k0 : kc_max;
-    const size_t panel = (size_t)k * nr;
-    const float *bp = g->b->data + (size_t)(p_lo + s % np) * panel + (size_t)k0 * nr;
-    const float *pf = NULL;
-    if (s + 1 < steps)
-        pf = g->b->data + (size_t)(p_lo + (s + 1) % np) * panel + (size_t)((s + 1) / np * kc_max) * nr;
-    return (tfe_gemm_amx_pack){bp, kc, 0, 16 * ((kc + 31) / 32), dst, pf};
+    const float *pf = s + 1 < steps ? amx_slice(g, nr, kc_max, p_lo, np, s + 1) : NULL;
+    return (tfe_gemm_amx_pack){amx_slice(g, nr, kc_max, p_lo, np, s), kc, 0,
+                               16 * ((kc + 31) / 32), dst, pf};
 }
 
 /* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
@@ -333,17 +332,6 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
 static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                            const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi);
 
-/* The best FMA impl the host runs on the panels of `impl` (a tile-unit impl), or NULL. */
-static const tfe_gemm_impl *fma_twin(const tfe_gemm_impl *impl)
-{
-    int n;
-    const tfe_gemm_impl *impls = tfe_gemm_impls(&n);
-    for (int i = 0; i < n; i++)
-        if (!impls[i].amx && impls[i].nr == impl->nr && tfe_isa_supported(impls[i].isa))
-            return &impls[i];
-    return NULL;
-}
-
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                    const tfe_gemm_args *g, int tid, int nthreads)
 {
@@ -378,7 +366,7 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     }
     float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
     float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : own;
-    const tfe_gemm_impl *fma = scratch ? NULL : fma_twin(impl);
+    const tfe_gemm_impl *fma = scratch ? NULL : tfe_gemm_fma_twin(impl);
     if (scratch)
         gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi, scratch);
     else if (fma) /* out of memory, which only a caller without scratch meets: the FMA kernel

@@ -138,9 +138,8 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
             k->isa = preference[i];
             break;
         }
-    int ng;
-    const tfe_gemm_impl *g = tfe_gemm_impls(&ng);
-    for (int i = 0; i < ng && !k->gemm; i++)
+    const tfe_gemm_impl *g = tfe_gemm_impls(&n);
+    for (int i = 0; i < n && !k->gemm; i++)
         if (tfe_isa_allowed(g[i].isa, cap))
             k->gemm = &g[i];
     const tfe_attention_impl *a = tfe_attention_impls(&n);
@@ -152,11 +151,32 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
         if (tfe_isa_allowed(l[i].isa, cap))
             k->layernorm = &l[i];
     tfe_gemm_blocking_init(k->gemm, &k->gemm_blocking);
-    k->gemm_fma = k->gemm;
-    for (int i = 0; i < ng && k->gemm_fma->amx; i++)
-        if (tfe_isa_allowed(g[i].isa, cap) && !g[i].amx && g[i].nr == k->gemm->nr)
-            k->gemm_fma = &g[i];
+    /* A cap that allows a tile-unit impl allows every FMA level below it (tfe_isa_allowed). */
+    const tfe_gemm_impl *twin = k->gemm->amx ? tfe_gemm_fma_twin(k->gemm) : NULL;
+    k->gemm_fma = twin ? twin : k->gemm;
     tfe_gemm_blocking_init(k->gemm_fma, &k->gemm_fma_blocking);
+}
+
+const tfe_gemm_impl *tfe_gemm_fma_twin(const tfe_gemm_impl *impl)
+{
+    int n;
+    const tfe_gemm_impl *g = tfe_gemm_impls(&n);
+    for (int i = 0; i < n; i++)
+        if (!g[i].amx && g[i].nr == impl->nr && tfe_isa_supported(g[i].isa))
+            return &g[i];
+    return NULL;
+}
+
+tfe_isa tfe_kernel_isa(const char *name)
+{
+    const char *suffix = name ? strstr(name, "__") : NULL;
+    const int isa = suffix ? tfe_isa_parse(suffix + 2) : -2;
+    return isa >= 0 ? (tfe_isa)isa : TFE_ISA_SCALAR;
+}
+
+tfe_isa tfe_fma_isa(tfe_isa isa)
+{
+    return isa == TFE_ISA_AMX ? TFE_ISA_AVX512 : isa;
 }
 
 const tfe_gemm_impl *tfe_kernels_gemm_for(const tfe_kernels *k, long max_tokens,

@@ -45,6 +45,15 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
 const tfe_gemm_impl *tfe_kernels_gemm_for(const tfe_kernels *k, long max_tokens,
                                           const tfe_gemm_blocking **blocking);
 
+/* The best FMA (micro-kernel) impl the host runs on the panels of a tile-unit impl, or NULL:
+ * what small sessions run, and what a tile-unit call without scratch falls back to. */
+const tfe_gemm_impl *tfe_gemm_fma_twin(const tfe_gemm_impl *impl);
+
+/* The ISA a kernel name ends in ("8x48__avx512" -> avx512; scalar if none), and the vector ISA
+ * whose FMA peak is the fp32 yardstick for `isa` (amx -> avx512). */
+tfe_isa tfe_kernel_isa(const char *name);
+tfe_isa tfe_fma_isa(tfe_isa isa);
+
 /* Prints the table once to stderr when TFENC_VERBOSE=1. */
 void tfe_kernels_log(const tfe_kernels *k);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cpu.h"
+#include "kernels.h"
 #include "npy.h"
 #include "tfenc.h"
 
@@ -412,10 +413,7 @@ static int cmd_bench(const options *o)
      * fp32-equivalent rate), and of the vector FMA peak, which is the same yardstick for every
      * engine of this CPU. */
     const char *gemm = tfe_session_gemm(s);
-    const char *suffix = strstr(gemm, "__");
-    int parsed = suffix ? tfe_isa_parse(suffix + 2) : -2;
-    tfe_isa isa = parsed >= 0 ? (tfe_isa)parsed : tfe_model_isa(m);
-    tfe_isa fma = isa == TFE_ISA_AMX ? TFE_ISA_AVX512 : isa;
+    tfe_isa isa = tfe_kernel_isa(gemm), fma = tfe_fma_isa(isa);
     double peak = tfe_peak_gflops(isa, threads, 0.3);
     double fma_peak = fma == isa ? peak : tfe_peak_gflops(fma, threads, 0.3);
     double pct = peak > 0 ? 100.0 * gflops / peak : 0.0;
