@@ -126,23 +126,24 @@ static void bm_gemm_tfenc(benchmark::State &st, const tfe_gemm_impl *impl, const
 {
     const bool cold = s.m <= kStreamRows;
     const WeightBank &wb = weight_bank(
-        "packed" + std::to_string(impl->nr), s.n, s.k, tfe_packed_floats(s.n, s.k, impl->nr),
+        "packed" + std::to_string(impl->nr) + (impl->blocked ? "b" : ""), s.n, s.k,
+        tfe_packed_floats(s.n, s.k, impl->nr),
         cold, [&](float *dst) {
             Buf raw((size_t)s.n * s.k);
             raw.fill_random(7);
-            tfe_pack_b(s.n, s.k, impl->nr, raw.data(), dst);
+            tfe_pack_b(s.n, s.k, impl->nr, impl->blocked, raw.data(), dst);
         });
     Buf a((size_t)s.m * s.k), c((size_t)s.m * s.n);
     a.fill_random(3);
     tfe_gemm_blocking blk;
     tfe_gemm_blocking_init(impl, &blk);
     tfe_packed p{}; // zero-initialised: fields the bench does not know stay 0
-    p.n = s.n, p.k = s.k, p.nr = impl->nr, p.data = wb.copies[0];
+    p.n = s.n, p.k = s.k, p.nr = impl->nr, p.blocked = impl->blocked, p.data = wb.copies[0];
     tfe_gemm_args g{};
     g.m = s.m, g.a = a.data(), g.lda = (size_t)s.k, g.b = &p;
     g.act = TFE_GEMM_ACT_NONE, g.c = c.data(), g.ldc = (size_t)s.n;
     // Scratch once, as a session holds it (tfe_gemm would otherwise allocate it per call).
-    const size_t scratch_floats = tfe_gemm_scratch_floats(impl);
+    const size_t scratch_floats = tfe_gemm_scratch_floats(impl, s.k);
     Buf scratch(scratch_floats ? scratch_floats * (size_t)threads : 1);
     g.scratch = scratch_floats ? scratch.data() : nullptr, g.scratch_stride = scratch_floats;
     size_t i = 0;

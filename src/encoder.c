@@ -64,6 +64,12 @@ static size_t activation_floats(const tfe_config *c, size_t tokens)
     return tokens * (2 * (size_t)c->d_model + big_floats_per_token(c));
 }
 
+/* The deepest weight product's K (FFN down's d_ff, or d_model): sizes the GEMM scratch. */
+static int gemm_k_max(const tfe_config *c)
+{
+    return c->d_ff > c->d_model ? c->d_ff : c->d_model;
+}
+
 /* Bytes a session holds: activations for `tokens` rows, each thread's attention scratch of
  * `stride` floats and GEMM scratch of `gemm_floats`, and the offsets of `batch` sequences. */
 static size_t workspace_bytes(const tfe_config *c, size_t tokens, int threads, size_t stride,
@@ -82,7 +88,7 @@ size_t tfe_workspace_bytes(const tfe_model *m, int max_batch, int max_seq)
     const tfe_gemm_blocking *blk;
     const tfe_gemm_impl *gemm = tfe_kernels_gemm_for(&m->kernels, (long)tokens, &blk);
     return workspace_bytes(&m->cfg, tokens, default_threads(), stride,
-                           tfe_gemm_scratch_floats(gemm), max_batch);
+                           tfe_gemm_scratch_floats(gemm, gemm_k_max(&m->cfg)), max_batch);
 }
 
 static void free_workspace(tfe_session *s)
@@ -118,7 +124,7 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tf
     s->qkv = s->ff = s->big;
     s->ctx = s->big ? s->big + T * 3 * D : NULL;
     s->scratch = tfe_alloc_floats((size_t)s->threads * s->scratch_stride);
-    const size_t gemm_floats = tfe_gemm_scratch_floats(s->gemm);
+    const size_t gemm_floats = tfe_gemm_scratch_floats(s->gemm, gemm_k_max(c));
     if (gemm_floats)
         s->gemm_scratch = tfe_alloc_floats((size_t)s->threads * gemm_floats);
     s->offsets = malloc(((size_t)nb + 1) * sizeof(int));
@@ -239,7 +245,7 @@ static void gemm_op(const tfe_session *s, int m, const float *a, const tfe_packe
     tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
                        .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
                        .ldc = ldc, .scratch = s->gemm_scratch,
-                       .scratch_stride = tfe_gemm_scratch_floats(s->gemm)};
+                       .scratch_stride = tfe_gemm_scratch_floats(s->gemm, gemm_k_max(&s->model->cfg))};
     tfe_gemm_team(s->gemm, s->gemm_blocking, &g, tid, nt);
 }
 

@@ -20,19 +20,17 @@ size_t tfe_packed_floats(int n, int k, int nr)
     return panels * (size_t)k * (size_t)nr;
 }
 
-void tfe_pack_b(int n, int k, int nr, const float *w, float *dst)
+void tfe_pack_b(int n, int k, int nr, int blocked, const float *w, float *dst)
 {
     int panels = (n + nr - 1) / nr;
     for (int p = 0; p < panels; p++) {
         float *panel = dst + (size_t)p * k * nr;
         int cols = n - p * nr < nr ? n - p * nr : nr;
-        for (int kk = 0; kk < k; kk++) {
-            float *row = panel + (size_t)kk * nr;
-            for (int j = 0; j < cols; j++)
-                row[j] = w[(size_t)(p * nr + j) * k + kk];
-            for (int j = cols; j < nr; j++)
-                row[j] = 0.0f;
-        }
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < nr; j++) {
+                float *row = (float *)tfe_panel_row(panel, k, nr, blocked, kk, j / 16);
+                row[j % 16] = j < cols ? w[(size_t)(p * nr + j) * k + kk] : 0.0f;
+            }
     }
 }
 
@@ -61,6 +59,24 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
      * L2: blocks of 4 panels of 768 beat 3 and 6). */
     blk->kc_tile = half_l1_kc(ci->l1d, impl->mr);
     blk->b_block_floats = ci->l2 / 3 / (long)sizeof(float);
+}
+
+/* Panel p of b at K row k0: its row (plain) or its first column block's row (blocked). */
+static const float *panel_at(const tfe_packed *b, int p, int k0)
+{
+    return tfe_panel_row(b->data + (size_t)p * b->k * b->nr, b->k, b->nr, b->blocked, k0, 0);
+}
+
+/* Floats per K row along one weight stream (a plain panel, or one column block). */
+static size_t stream_row(const tfe_packed *b)
+{
+    return b->blocked ? 16 : (size_t)b->nr;
+}
+
+/* Floats between the column blocks of a blocked panel (the micro-kernel's bstride). */
+static size_t block_stride(const tfe_packed *b)
+{
+    return b->blocked ? (size_t)16 * b->k : 0;
 }
 
 /* Rows per M block for `rows` rows and blocks of at most `mc_max`: equal blocks (a thin last
@@ -120,20 +136,20 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t
     const int kc = k - k0 < s->kc ? k - k0 : s->kc;
     const int last = k0 + kc == k;
     const int j0 = p * nr, cols = s->n - j0 < nr ? s->n - j0 : nr;
-    const float *bp = g->b->data + (size_t)p * k * nr + (size_t)k0 * nr;
+    const float *bp = panel_at(g->b, p, k0);
     const char *next = (const char *)(bp + ahead);
     const int tiles = (i1 - i0 + mr - 1) / mr;
     /* With few tiles per slice the weights stream at the kernel's pace: the kernel prefetches
      * line by line (bursts of hundreds of prefetches here would overflow the miss queues). */
     const int stream = tiles < 4;
     const int next_lines =
-        ahead && !stream ? (int)(((size_t)s->kc * nr * sizeof(float) + 63) / 64) : 0;
+        ahead && !stream ? (int)(((size_t)s->kc * stream_row(g->b) * sizeof(float) + 63) / 64) : 0;
     for (int i = i0, t = 0; i < i1; i += mr, t++) {
         int lo, hi; /* this tile's share of the next slice's lines */
         tfe_split_range(next_lines, tiles, t, &lo, &hi);
         const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
         s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, g->a + (size_t)i * g->lda + k0,
-                         g->lda, bp, g->c + (size_t)i * g->ldc + j0, g->ldc,
+                         g->lda, bp, block_stride(g->b), g->c + (size_t)i * g->ldc + j0, g->ldc,
                          (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0),
                          last ? &ep : NULL, hi > lo ? next + (size_t)lo * 64 : NULL, hi - lo);
     }
@@ -170,7 +186,7 @@ static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_blo
     /* The next block's panel slices, each cut into equal chunks, one chunk per call. */
     const int nx_np = stream ? 0 : nx.p1 - nx.p0;
     const int nx_kc = k - nx.k0 < s->kc ? k - nx.k0 : s->kc;
-    const int slice_lines = (int)((size_t)nx_kc * nr * sizeof(float) / 64);
+    const int slice_lines = (int)((size_t)nx_kc * stream_row(g->b) * sizeof(float) / 64);
     const int chunks = nx_np > 0 ? tiles * (b.p1 - b.p0) / nx_np : 0;
     int call = 0;
     for (int i = i0; i < i1; i += mr) {
@@ -184,13 +200,12 @@ static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_blo
             if (chunks > 0 && call / chunks < nx_np) {
                 int lo, hi;
                 tfe_split_range(slice_lines, chunks, call % chunks, &lo, &hi);
-                pf = (const char *)(g->b->data + (size_t)(nx.p0 + call / chunks) * k * nr +
-                                    (size_t)nx.k0 * nr) + (size_t)lo * 64;
+                pf = (const char *)panel_at(g->b, nx.p0 + call / chunks, nx.k0) +
+                     (size_t)lo * 64;
                 pf_lines = hi - lo;
             }
-            s->impl->ukernel(rows, cols, kc, a, g->lda,
-                             g->b->data + (size_t)p * k * nr + (size_t)b.k0 * nr,
-                             g->c + (size_t)i * g->ldc + j0, g->ldc, flags, last ? &ep : NULL,
+            s->impl->ukernel(rows, cols, kc, a, g->lda, panel_at(g->b, p, b.k0),
+                             block_stride(g->b), g->c + (size_t)i * g->ldc + j0, g->ldc, flags, last ? &ep : NULL,
                              pf, pf_lines);
         }
     }
@@ -247,24 +262,41 @@ enum {
 static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
 static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a cache line");
 
-size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl)
+/* Few-rows scratch: the C of FEW_STAGE_PANELS panels (row tiles of nr, one panel after the
+ * other) and the rows of A transposed (k-major, K up to k_max). */
+enum { FEW_STAGE_PANELS = 16 };
+
+static size_t few_stage_floats(const tfe_gemm_impl *impl)
 {
-    return impl->amx ? AMX_SCRATCH_FLOATS : 0;
+    return (size_t)impl->mr_few * FEW_STAGE_PANELS * (size_t)impl->nr;
+}
+
+static size_t few_scratch_floats(const tfe_gemm_impl *impl, int k_max)
+{
+    const size_t floats = few_stage_floats(impl) + (size_t)impl->mr_few * (size_t)k_max;
+    return (floats + 15) / 16 * 16;
+}
+
+size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl, int k_max)
+{
+    if (impl->amx)
+        return AMX_SCRATCH_FLOATS;
+    return impl->few_rows ? few_scratch_floats(impl, k_max) : 0;
 }
 
 /* The weights of step s of an M block's walk over (K slice, panel), K slices outer. */
-static const float *amx_slice(const tfe_gemm_args *g, int nr, int kc_max, int p_lo, int np, int s)
+static const float *amx_slice(const tfe_gemm_args *g, int kc_max, int p_lo, int np, int s)
 {
-    return g->b->data + (size_t)(p_lo + s % np) * g->b->k * nr + (size_t)(s / np * kc_max) * nr;
+    return panel_at(g->b, p_lo + s % np, s / np * kc_max);
 }
 
 /* Step s's panel slice to convert into dst, with step s + 1's to prefetch. */
-static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int nr, int kc_max, int p_lo, int np,
+static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, int np,
                                   int steps, int s, uint16_t *dst)
 {
     const int k = g->b->k, k0 = s / np * kc_max, kc = k - k0 < kc_max ? k - k0 : kc_max;
-    const float *pf = s + 1 < steps ? amx_slice(g, nr, kc_max, p_lo, np, s + 1) : NULL;
-    return (tfe_gemm_amx_pack){amx_slice(g, nr, kc_max, p_lo, np, s), kc, 0,
+    const float *pf = s + 1 < steps ? amx_slice(g, kc_max, p_lo, np, s + 1) : NULL;
+    return (tfe_gemm_amx_pack){amx_slice(g, kc_max, p_lo, np, s), block_stride(g->b), kc, 0,
                                16 * ((kc + 31) / 32), dst, pf};
 }
 
@@ -291,7 +323,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
         const int tiles = (i1 - i0 + 15) / 16;
         /* The steps form one stream: the tiles of each convert the next step's panel slice,
          * across K slices too, so no slice but the block's first is converted alone. */
-        tfe_gemm_amx_pack first = amx_step(g, nr, kc_max, p_lo, np, steps, 0, bbuf[0]);
+        tfe_gemm_amx_pack first = amx_step(g, kc_max, p_lo, np, steps, 0, bbuf[0]);
         x->pack_b(&first);
         for (int s = 0; s < steps; s++) {
             const int k0 = s / np * kc_max, p = p_lo + s % np;
@@ -303,7 +335,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
             const uint16_t *b = bbuf[s & 1];
             tfe_gemm_amx_pack next = {0};
             if (s + 1 < steps)
-                next = amx_step(g, nr, kc_max, p_lo, np, steps, s + 1, bbuf[(s + 1) & 1]);
+                next = amx_step(g, kc_max, p_lo, np, steps, s + 1, bbuf[(s + 1) & 1]);
             const int units = next.hi; /* all of the next slice's units, shared by the tiles */
             for (int t = 0; t < tiles; t++) {
                 const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
@@ -331,6 +363,8 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
 
 static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                            const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi);
+static void gemm_few_rows(const tfe_gemm_impl *impl, const tfe_gemm_args *g, int row_lo,
+                          int row_hi, int p_lo, int p_hi, float *scratch);
 
 void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                    const tfe_gemm_args *g, int tid, int nthreads)
@@ -361,7 +395,14 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
 
     const int row_lo = mb_lo * mr, row_hi = mb_hi * mr < g->m ? mb_hi * mr : g->m;
     if (!impl->amx) {
-        gemm_fma_share(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
+        /* Few rows (a short request): one pass per panel (see the few-rows kernel), with
+         * scratch for A and C (without it, the tiles below). */
+        if (impl->few_rows && row_hi - row_lo <= impl->mr_few && g->scratch &&
+            g->scratch_stride >= few_scratch_floats(impl, g->b->k))
+            gemm_few_rows(impl, g, row_lo, row_hi, p_lo, p_hi,
+                          g->scratch + (size_t)tid * g->scratch_stride);
+        else
+            gemm_fma_share(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
         return;
     }
     float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
@@ -373,6 +414,40 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                      on the same panels computes this share instead (other bits, no gap) */
         gemm_fma_share(fma, blk, g, row_lo, row_hi, p_lo, p_hi);
     free(own);
+}
+
+/* Rows [row_lo, row_hi) (at most mr_few) × panels [p_lo, p_hi), one few-rows call a panel
+ * over all of K. The kernel reads A transposed (one pointer for all rows: with a pointer per
+ * row, 16 rows spill them) and writes C into a stage of FEW_STAGE_PANELS panels, copied out
+ * row by row: measured on BERT-base's weights streaming from DRAM at 16 rows on 2 threads, the
+ * kernel storing straight into C's rows (a few lines in each of 16 rows 9 KiB apart, between
+ * the streams) cost 25% more than storing into the stage. */
+static void gemm_few_rows(const tfe_gemm_impl *impl, const tfe_gemm_args *g, int row_lo,
+                          int row_hi, int p_lo, int p_hi, float *scratch)
+{
+    const int nr = impl->nr, n = g->b->n, k = g->b->k, m = row_hi - row_lo;
+    float *stage = scratch, *at = scratch + few_stage_floats(impl);
+    const float *a = g->a + (size_t)row_lo * g->lda;
+    for (int kk = 0; kk < k; kk++)
+        for (int i = 0; i < m; i++)
+            at[(size_t)kk * m + i] = a[(size_t)i * g->lda + kk];
+    for (int p0 = p_lo; p0 < p_hi; p0 += FEW_STAGE_PANELS) {
+        const int p1 = p0 + FEW_STAGE_PANELS < p_hi ? p0 + FEW_STAGE_PANELS : p_hi;
+        for (int p = p0; p < p1; p++) {
+            const int j0 = p * nr, cols = n - j0 < nr ? n - j0 : nr;
+            const tfe_gemm_epilogue ep = tile_epilogue(g, row_lo, j0);
+            const float *panel = panel_at(g->b, p, 0);
+            impl->few_rows(m, cols, k, at, (size_t)m, panel, block_stride(g->b),
+                           stage + (size_t)(p - p0) * m * nr, (size_t)nr, 0, &ep,
+                           p + 1 < p_hi ? (const char *)panel_at(g->b, p + 1, 0) : NULL, 0);
+        }
+        const int j0 = p0 * nr, cols = (n < p1 * nr ? n : p1 * nr) - j0;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < cols; j += nr)
+                memcpy(g->c + (size_t)(row_lo + i) * g->ldc + j0 + j,
+                       stage + (size_t)(j / nr) * m * nr + (size_t)i * nr,
+                       (size_t)(cols - j < nr ? cols - j : nr) * sizeof(float));
+    }
 }
 
 /* Rows [row_lo, row_hi) × panels [p_lo, p_hi) of C with a micro-kernel impl. */
@@ -392,7 +467,8 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     /* A single tile reuses nothing from L1: its panels stream front to back in one call each,
      * with no C round trips (K slices only change where partial sums wait, never the order of
      * the additions, so the bits are the same). */
-    const int kc_max = row_hi - row_lo <= mr ? k : blk->kc;
+    static int kcs = -1; if (kcs < 0) { const char *e = getenv("KCS"); kcs = e ? atoi(e) : 0; }
+    const int kc_max = row_hi - row_lo <= mr ? k : (kcs && row_hi - row_lo <= 3 * mr ? kcs : blk->kc);
     /*  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
      *    passes once, all its K slices in a row (wide products: QKV, FFN up);
      *  - C-resident: the block's C (mc × this thread's columns) stays in L2 while the K
@@ -408,7 +484,7 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int mc = equal_m_blocks(row_hi - row_lo,
                                   c_resident ? mc_c : (int)(blk->a_block_floats / k), mr);
     gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
-    const size_t panel_floats = (size_t)k * nr, slice_floats = (size_t)kc_max * nr;
+    const size_t panel_floats = (size_t)k * nr, slice_floats = (size_t)kc_max * stream_row(g->b);
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         if (!c_resident) {
@@ -435,7 +511,7 @@ void tfe_gemm(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, const tfe
     /* Scratch for the whole team at once, when the caller brought none. */
     tfe_gemm_args with = *g;
     const tfe_gemm_args *args = g;
-    const size_t floats = tfe_gemm_scratch_floats(impl);
+    const size_t floats = tfe_gemm_scratch_floats(impl, g->b->k);
     if (floats && !g->scratch) {
         with.scratch = tfe_alloc_floats(floats * (size_t)(threads > 1 ? threads : 1));
         with.scratch_stride = floats;

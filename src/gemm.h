@@ -1,10 +1,17 @@
 /* GEMM: contract of the micro-kernels, their registry descriptors, packing and the driver.
  *
  * Every weight product of the encoder is C[M×N] = A[M×K] · Wᵀ with W stored [N×K] (PyTorch's
- * Linear layout). At load time W is packed once into column panels of `nr` outputs:
- * panel p holds, for k = 0..K-1, the `nr` values W[p*nr + j][k], j = 0..nr-1, contiguous
- * (zero padded past N). A is never packed: micro-kernels broadcast its elements straight
- * from the row-major activations, which also serves the few-rows (latency) case for free. */
+ * Linear layout). At load time W is packed once into column panels of `nr` outputs: panel p
+ * holds the K×nr block W[p*nr + j][k] (zero padded past N), k×nr floats from p·k·nr on, in one
+ * of two layouts (the impl's `blocked`):
+ *   - plain: row k is the nr values of j = 0..nr-1, contiguous;
+ *   - blocked (nr a multiple of 16): the nr columns are nr/16 column blocks, one after the
+ *     other, each K rows of 16 contiguous floats (16·K floats, the block stride). A kernel
+ *     for few rows then covers a panel one 16-column block at a time with every row in
+ *     registers, so each weight streams from memory once, in one pass along a contiguous block
+ *     (see the few-rows kernel below). For nr = 16 the two layouts are the same.
+ * A is never packed: micro-kernels broadcast its elements straight from the row-major
+ * activations, which also serves the few-rows (latency) case for free. */
 #ifndef TFE_GEMM_H
 #define TFE_GEMM_H
 
@@ -31,22 +38,43 @@ typedef struct tfe_gemm_epilogue {
 #define TFE_GEMM_ACCUMULATE 1 /* add to c instead of overwriting it */
 #define TFE_GEMM_STREAM_B 2   /* hint: few rows share this panel, so the weights stream from
                                  DRAM at the kernel's pace; prefetch far ahead in the panel
-                                 (past bp + kc*nr is fine: it is the panel's next K slice) */
+                                 (past the K block is fine: it is the panel's next one) */
 
 /* Micro-kernel: one tile of 1 <= m <= mr rows and 1 <= n <= nr columns.
  *   acc = (flags & TFE_GEMM_ACCUMULATE ? c : 0) + a[m×kc] · bp[kc×nr]
- * a: row-major, row stride lda; bp: the panel at this K block (kc rows of nr floats);
+ * a: row-major, row stride lda; bp: the panel at this K block (kc rows of nr floats; for a
+ * blocked panel, the first column block's, the others bstride floats apart);
  * c: row-major, row stride ldc; only the m×n tile is read or written (no over-read of a or c,
  * bp may be read in full since panels are zero padded).
  * ep: NULL on all but the last K block; on the last, the epilogue above is applied.
  * pf, pf_lines: a hint: bring these pf_lines 64-byte lines into L2, spread evenly over the
- * k steps (the driver's next weight slice or block, fetched while this one computes). The
+ * k steps (the driver's next weight slice or block, fetched while this one computes; for a
+ * blocked panel, lines of its first column block, and the kernel fetches the same lines of
+ * every block). The
  * lines may lie past the end of the packed weights, so a kernel only prefetches them (which
  * never faults), never loads them; the scalar kernel ignores the hint. */
 #define TFE_GEMM_UKERNEL(fn)                                                                   \
-    void fn(int m, int n, int kc, const float *a, size_t lda, const float *bp, float *c,       \
-            size_t ldc, int flags, const tfe_gemm_epilogue *ep, const char *pf, int pf_lines)
+    void fn(int m, int n, int kc, const float *a, size_t lda, const float *bp, size_t bstride, \
+            float *c, size_t ldc, int flags, const tfe_gemm_epilogue *ep, const char *pf,       \
+            int pf_lines)
 typedef TFE_GEMM_UKERNEL((*tfe_gemm_ukernel_fn));
+
+/* Where a panel of K rows keeps row kk's columns 16·cb.. (16 of them). */
+static inline const float *tfe_panel_row(const float *panel, int k, int nr, int blocked, int kk,
+                                         int cb)
+{
+    return blocked ? panel + (size_t)cb * 16 * k + (size_t)kk * 16
+                   : panel + (size_t)kk * nr + 16 * cb;
+}
+
+/* Few-rows kernel of a blocked impl: the same contract as a micro-kernel for 1 <= m <= mr_few
+ * rows, except that a holds A transposed (row i's k-th value at a[k·lda + i], lda >= m), and
+ * computed one 16-column block at a time (m accumulators), each block's kc×16 weights read
+ * once, front to back. With the panel
+ * streaming from DRAM, a tile of mr rows passes it in mr-row strips, and the strips after the
+ * first compute while no weight is in flight; one pass keeps the stream busy throughout. The
+ * prefetch hint (pf) is where the driver's next panel starts: its first lines are fetched
+ * while the last block finishes (pf_lines is ignored). */
 
 /* How kernels that honour the prefetch hint spread it: one line before each chunk of this many
  * k steps, at most one line per step (a hint longer than kc is cut to its first kc lines). */
@@ -56,7 +84,7 @@ static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
 }
 
 /* Tile-unit kernels (AMX, simd/x86/gemm_amx.c): fp32 products from three bf16 terms per value.
- * The weights stay packed in fp32 panels of 48; the driver converts a K slice of A (a block of
+ * The weights stay packed in fp32 blocked panels of 48; the driver converts a K slice of A (a block of
  * 16-row tiles) and of each panel into bf16 terms just before the tiles use them, so memory
  * and the weight stream are the same as for the fp32 kernels. A K slice is `chunks` chunks of
  * 32 values (missing K, rows and columns are zeros).
@@ -70,7 +98,8 @@ static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
  * begin/end configure and release the tile registers of the calling thread. */
 #define TFE_GEMM_AMX_KC_MAX 128 /* the driver's conversion buffers hold this much of K */
 typedef struct tfe_gemm_amx_pack {
-    const float *bp; /* the panel's slice: kc rows of 48 floats */
+    const float *bp; /* the panel's slice: kc rows of 48 floats, in 3 column blocks */
+    size_t bstride;  /* floats between the column blocks (16·K) */
     int kc, lo, hi;  /* its K rows; the units to convert */
     uint16_t *dst;   /* the whole slice's tiles */
     const float *pf; /* the slice converted after this one (prefetched into L2), or NULL */
@@ -103,25 +132,30 @@ typedef struct tfe_gemm_impl {
     const char *name; /* e.g. "8x48__avx512": tile and ISA, as in tests and benchmarks */
     tfe_isa isa;      /* what the host must support */
     int mr, nr;       /* tile rows / panel width the packer and driver use */
+    int blocked;      /* panel layout: column blocks of 16 (1) or plain rows (0) */
     tfe_gemm_ukernel_fn ukernel; /* NULL for tile-unit impls */
+    tfe_gemm_ukernel_fn few_rows; /* blocked impls: products of at most mr_few rows, or NULL */
+    int mr_few;
     const tfe_gemm_amx *amx;     /* tile-unit kernels, or NULL */
 } tfe_gemm_impl;
 
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2);
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512);
+TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512);
 TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon);
 
 /* Weights packed for one impl. */
 typedef struct tfe_packed {
     int n, k;        /* logical shape of W: [n × k] */
-    int nr;          /* panel width it was packed for */
+    int nr, blocked; /* panel width and layout it was packed for (the impl's) */
     float *data;     /* ceil(n/nr) panels of k×nr floats, 64-byte aligned */
 } tfe_packed;
 
 size_t tfe_packed_floats(int n, int k, int nr);
-/* Packs row-major W[n×k] into dst (tfe_packed_floats(n, k, nr) floats). */
-void tfe_pack_b(int n, int k, int nr, const float *w, float *dst);
+/* Packs row-major W[n×k] into dst (tfe_packed_floats(n, k, nr) floats): panels of nr,
+ * blocked or plain. */
+void tfe_pack_b(int n, int k, int nr, int blocked, const float *w, float *dst);
 
 /* Cache blocking derived from the host caches and the impl, for the driver's loop orders
  * (see tfe_gemm_team). */
@@ -154,8 +188,10 @@ typedef struct tfe_gemm_args {
     float *scratch;   size_t scratch_stride;
 } tfe_gemm_args;
 
-/* Floats of per-thread scratch `impl` needs (a multiple of 16: 64-byte aligned per thread). */
-size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl);
+/* Floats of per-thread scratch `impl` needs for products of K <= k_max (a multiple of 16:
+ * 64-byte aligned per thread). A thread given too little for its product's K does without
+ * (the few-rows kernel needs it; tiles take over, other speed, same bits). */
+size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl, int k_max);
 
 /* The share of C = A·Wᵀ owned by thread `tid` of `nthreads`: a fixed 2-D split of output
  * tiles; K is never split, so every element is computed the same way for any team size. */

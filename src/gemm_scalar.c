@@ -7,6 +7,7 @@ enum { MR = 4, NR = 16 };
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar)
 {
     (void)pf, (void)pf_lines; /* no software prefetch: a hint only */
+    (void)bstride;            /* plain panels */
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
     float acc[MR][NR];
     for (int i = 0; i < m; i++)

@@ -96,9 +96,9 @@ static tfe_status load_vector(tfe_model *m, weight_source *src, const char *name
 static tfe_status load_matrix(tfe_model *m, weight_source *src, const char *name, int n, int k,
                               float *scratch, tfe_packed *out, tfe_error *err)
 {
-    int nr = m->kernels.gemm->nr;
+    const int nr = m->kernels.gemm->nr, blocked = m->kernels.gemm->blocked;
     size_t floats = tfe_packed_floats(n, k, nr);
-    out->n = n, out->k = k, out->nr = nr;
+    out->n = n, out->k = k, out->nr = nr, out->blocked = blocked;
     out->data = tfe_alloc_floats(floats);
     if (!out->data)
         return tfe_fail(err, TFE_ERR_NOMEM, "out of memory for tensor '%s'", name);
@@ -106,7 +106,7 @@ static tfe_status load_matrix(tfe_model *m, weight_source *src, const char *name
     tfe_status st = read_tensor(src, name, 2, n, k, INIT_MATRIX, scratch, err);
     if (st)
         return st;
-    tfe_pack_b(n, k, nr, scratch, out->data);
+    tfe_pack_b(n, k, nr, blocked, scratch, out->data);
     return TFE_OK;
 }
 

@@ -44,19 +44,20 @@ static void gemm_tolerances(int m, int n, int k, const double *want, const doubl
         }
 }
 
-/* One micro-kernel call. wide = 1: strides wider than the rows, canaries in the gaps, and the
- * c and a buffers end exactly at the tile (ASan catches over-reads); wide = 0: dense rows
- * with canaries after the tile. */
-static void ukernel_case(const tfe_gemm_impl *impl, int m, int n, int kc, int accumulate,
-                         const epi_case *e, int wide, uint64_t case_id)
+/* One micro-kernel call (few = 1: the impl's few-rows kernel, which reads A transposed).
+ * wide = 1: strides wider than the rows, canaries in the gaps, and the c and a buffers end
+ * exactly at the tile (ASan catches over-reads); wide = 0: dense rows with canaries after the
+ * tile. */
+static void ukernel_case(const tfe_gemm_impl *impl, int few, int m, int n, int kc,
+                         int accumulate, const epi_case *e, int wide, uint64_t case_id)
 {
     const int nr = impl->nr;
     const size_t lda = (size_t)kc + (wide ? 3 : 0), ldc = (size_t)n + (wide ? 5 : 0);
     const size_t ldr = (size_t)n + (wide ? 2 : 0);
     char what[256];
-    snprintf(what, sizeof what, "%s ukernel m=%d n=%d kc=%d accumulate=%d %s %s case %llu",
-             impl->name, m, n, kc, accumulate, e->name, wide ? "wide" : "tight",
-             (unsigned long long)case_id);
+    snprintf(what, sizeof what, "%s %s m=%d n=%d kc=%d accumulate=%d %s %s case %llu",
+             impl->name, few ? "few-rows kernel" : "ukernel", m, n, kc, accumulate, e->name,
+             wide ? "wide" : "tight", (unsigned long long)case_id);
     tt_rng rng = tt_rng_for(case_id);
 
     float *a = tt_alloc((size_t)(m - 1) * lda + kc);
@@ -66,7 +67,7 @@ static void ukernel_case(const tfe_gemm_impl *impl, int m, int n, int kc, int ac
     float *w = tt_alloc((size_t)n * kc);
     tt_fill(&rng, w, (size_t)n * kc, -1.0f, 1.0f);
     float *bp = tt_alloc((size_t)kc * nr);
-    tfe_pack_b(n, kc, nr, w, bp);
+    tfe_pack_b(n, kc, nr, impl->blocked, w, bp);
     float *bias = e->bias ? tt_alloc((size_t)n) : NULL;
     if (bias)
         tt_fill(&rng, bias, (size_t)n, -1.0f, 1.0f);
@@ -87,7 +88,22 @@ static void ukernel_case(const tfe_gemm_impl *impl, int m, int n, int kc, int ac
         memcpy(c + i * ldc, c0 + (size_t)i * n, (size_t)n * sizeof *c);
 
     tfe_gemm_epilogue ep = {.bias = bias, .residual = res, .ldr = ldr, .act = e->act};
-    impl->ukernel(m, n, kc, a, lda, bp, c, ldc, accumulate, e->ep ? &ep : NULL, NULL, 0);
+    const size_t bstride = impl->blocked ? (size_t)16 * kc : 0;
+    if (few) { /* A transposed: row i's k-th value at at[k·ldt + i], ldt > m when wide */
+        const size_t ldt = (size_t)m + (wide ? 3 : 0);
+        float *at = tt_alloc((size_t)(kc - 1) * ldt + m);
+        tt_gaps_fill(at, kc, m, ldt);
+        for (int kk = 0; kk < kc; kk++)
+            for (int i = 0; i < m; i++)
+                at[(size_t)kk * ldt + i] = a[(size_t)i * lda + kk];
+        impl->few_rows(m, n, kc, at, ldt, bp, bstride, c, ldc, accumulate, e->ep ? &ep : NULL,
+                       NULL, 0);
+        CHECK(tt_gaps_check(at, kc, m, ldt) < 0, "%s: wrote into A", what);
+        free(at);
+    } else {
+        impl->ukernel(m, n, kc, a, lda, bp, bstride, c, ldc, accumulate, e->ep ? &ep : NULL,
+                      NULL, 0);
+    }
 
     double *want = malloc(3 * (size_t)m * n * sizeof *want);
     CHECK(want != NULL, "out of memory");
@@ -108,12 +124,12 @@ static void ukernel_case(const tfe_gemm_impl *impl, int m, int n, int kc, int ac
 
 /* m = 1..mr, n around nr, kc from 1 to past a cache line multiple, every epilogue. The long
  * kc values run with the two extreme epilogues only, to keep the sweep quick. */
-static void ukernel_sweep(const tfe_gemm_impl *impl)
+static void kernel_sweep(const tfe_gemm_impl *impl, int few)
 {
     static const int kcs[] = {1, 2, 15, 16, 17, 64, 257};
     const int ns[] = {1, impl->nr - 1, impl->nr};
-    uint64_t id = 0;
-    for (int m = 1; m <= impl->mr; m++)
+    uint64_t id = few ? 500000 : 0;
+    for (int m = 1; m <= (few ? impl->mr_few : impl->mr); m++)
         for (int ni = 0; ni < 3; ni++) {
             if (ns[ni] < 1 || (ni > 0 && ns[ni] == ns[ni - 1]))
                 continue;
@@ -124,9 +140,32 @@ static void ukernel_sweep(const tfe_gemm_impl *impl)
                             id++;
                             if (kcs[ki] > 17 && ei != 0 && ei != EPI_FULL)
                                 continue;
-                            ukernel_case(impl, m, ns[ni], kcs[ki], acc, &epis[ei], wide, id);
+                            ukernel_case(impl, few, m, ns[ni], kcs[ki], acc, &epis[ei],
+                                         wide, id);
                         }
         }
+}
+
+static void ukernel_sweep(const tfe_gemm_impl *impl)
+{
+    kernel_sweep(impl, 0);
+}
+
+/* The few-rows kernel over the same sweep, m = 1..mr_few, plus column counts that end inside
+ * each of its 16-column blocks. */
+static void few_rows_sweep(const tfe_gemm_impl *impl)
+{
+    if (!impl->few_rows)
+        return;
+    CHECK(impl->blocked && impl->mr_few >= 1, "%s: few-rows kernel without blocked panels",
+          impl->name);
+    kernel_sweep(impl, 1);
+    uint64_t id = 600000;
+    for (int n = 15; n <= impl->nr; n += 16)
+        for (int m = 1; m <= impl->mr_few; m += 7)
+            for (int wide = 0; wide <= 1; wide++)
+                ukernel_case(impl, 1, m, n + 2 > impl->nr ? n : n + 2, 129, 0, &epis[EPI_FULL],
+                             wide, id++);
 }
 
 /* A weight matrix packed for `impl`, with its unpacked copy for the oracle. */
@@ -137,10 +176,11 @@ typedef struct weights {
 
 static weights make_weights(const tfe_gemm_impl *impl, int n, int k, tt_rng *rng)
 {
-    weights W = {.w = tt_alloc((size_t)n * k), .packed = {.n = n, .k = k, .nr = impl->nr}};
+    weights W = {.w = tt_alloc((size_t)n * k),
+                 .packed = {.n = n, .k = k, .nr = impl->nr, .blocked = impl->blocked}};
     tt_fill(rng, W.w, (size_t)n * k, -1.0f, 1.0f);
     W.packed.data = tt_alloc(tfe_packed_floats(n, k, impl->nr));
-    tfe_pack_b(n, k, impl->nr, W.w, W.packed.data);
+    tfe_pack_b(n, k, impl->nr, impl->blocked, W.w, W.packed.data);
     return W;
 }
 
@@ -444,6 +484,7 @@ static void for_isa(tfe_isa isa, void (*body)(const tfe_gemm_impl *))
 TFE_TEST(gemm, ukernel_scalar) { for_isa(TFE_ISA_SCALAR, ukernel_sweep); }
 TFE_TEST(gemm, ukernel_avx2) { for_isa(TFE_ISA_AVX2, ukernel_sweep); }
 TFE_TEST(gemm, ukernel_avx512) { for_isa(TFE_ISA_AVX512, ukernel_sweep); }
+TFE_TEST(gemm, few_rows_avx512) { for_isa(TFE_ISA_AVX512, few_rows_sweep); }
 TFE_TEST(gemm, ukernel_neon) { for_isa(TFE_ISA_NEON, ukernel_sweep); }
 
 TFE_TEST(gemm, driver_scalar) { for_isa(TFE_ISA_SCALAR, driver_sweep); }

@@ -115,6 +115,7 @@ INLINE void rows(const int FULL, int m, int n, int kc, const float *a, size_t ld
 
 TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon)
 {
+    (void)bstride; /* plain panels */
     /* The driver's prefetch hint, as one burst before the tile (the k loop stays free of
      * bookkeeping; Arm cannot be timed on our machines, so the simple form). */
     for (int l = 0; l < pf_lines; l++)

@@ -82,20 +82,20 @@ static inline void pack_units(const tfe_gemm_amx_pack *pk, int lo, int hi)
     const __m512 zero = _mm512_setzero_ps();
     for (int u = lo; u < hi; u++) {
         const int c = u / 16, j = u % 16, klo = 32 * c + j, khi = klo + 16;
-        const float *rlo = pk->bp + (size_t)klo * NR, *rhi = pk->bp + (size_t)khi * NR;
-        if (pk->pf) {
-            const float *plo = pk->pf + (size_t)klo * NR, *phi = pk->pf + (size_t)khi * NR;
-            for (int l = 0; l < 3; l++) {
-                if (klo < pk->kc)
-                    _mm_prefetch((const char *)(plo + 16 * l), _MM_HINT_T1);
-                if (khi < pk->kc)
-                    _mm_prefetch((const char *)(phi + 16 * l), _MM_HINT_T1);
-            }
-        }
         for (int col = 0; col < 3; col++) {
-            __m512 vlo = klo < pk->kc ? _mm512_loadu_ps(rlo + 16 * col) : zero;
-            __m512 vhi = khi < pk->kc ? _mm512_loadu_ps(rhi + 16 * col) : zero;
-            split3(vlo, vhi, pk->dst + ((size_t)c * 3 + col) * 3 * TILE + j * 32);
+            /* rows klo and khi of the slice in column block col (blocked panels, gemm.h); the
+             * same rows of the next slice are as far into it */
+            const size_t off = col * pk->bstride;
+            const float *rlo = klo < pk->kc ? pk->bp + off + (size_t)klo * 16 : NULL;
+            const float *rhi = khi < pk->kc ? pk->bp + off + (size_t)khi * 16 : NULL;
+            if (pk->pf) {
+                if (rlo)
+                    _mm_prefetch((const char *)(pk->pf + (rlo - pk->bp)), _MM_HINT_T1);
+                if (rhi)
+                    _mm_prefetch((const char *)(pk->pf + (rhi - pk->bp)), _MM_HINT_T1);
+            }
+            split3(rlo ? _mm512_loadu_ps(rlo) : zero, rhi ? _mm512_loadu_ps(rhi) : zero,
+                   pk->dst + ((size_t)c * 3 + col) * 3 * TILE + j * 32);
         }
     }
 }

@@ -64,6 +64,7 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
 
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 {
+    (void)bstride; /* plain panels */
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
     switch (m) {
     case 6: tile(6, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;

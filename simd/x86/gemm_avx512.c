@@ -1,22 +1,26 @@
-/* AVX-512 GEMM micro-kernel 8x48 (mirrors tfe_gemm_4x16__scalar in src/gemm_scalar.c).
- * Register budget: 8 rows × 3 zmm = 24 accumulators + 3 B vectors + 1 broadcast = 28 of 32.
- * Per k step: 3 B loads + 8 broadcasts feed 24 FMAs, well inside two load ports. */
+/* AVX-512 GEMM kernels on blocked panels of 48 (gemm.h): the micro-kernel 8x48 (mirrors
+ * tfe_gemm_4x16__scalar in src/gemm_scalar.c) and the few-rows kernel.
+ * 8x48 register budget: 8 rows × 3 zmm = 24 accumulators + 3 B vectors + 1 broadcast = 28 of
+ * 32. Per k step: 3 B loads (one from each column block) + 8 broadcasts feed 24 FMAs, well
+ * inside two load ports. */
 #include <immintrin.h>
 
 #include "gemm.h"
 #include "vecmath_avx512.h"
 
-enum { MR = 8, NR = 48 };
+enum { MR = 8, NR = 48, MR_FEW = 24 };
 /* Streaming prefetch distance in k steps: 16 (3 KiB) ahead measured best for M = 1 and 16
  * (about 16 GB/s on one thread against 14 at 48 KiB ahead and 13.4 with none). */
 enum { STREAM_AHEAD = 16 };
 
-/* One k step: row i of the tile gets a[i·lda] times the panel row bp (three vectors). */
+/* One k step: row i of the tile gets a[i·lda] times the panel row at bp: three vectors, one
+ * from each column block, bs floats apart. */
 static inline __attribute__((always_inline)) void k_step(const int M, __m512 acc[][3],
-                                                         const float *bp, const float *a,
-                                                         size_t lda)
+                                                         const float *bp, size_t bs,
+                                                         const float *a, size_t lda)
 {
-    __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16), b2 = _mm512_load_ps(bp + 32);
+    __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + bs),
+           b2 = _mm512_load_ps(bp + 2 * bs);
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         __m512 av = _mm512_set1_ps(a[i * lda]);
@@ -30,7 +34,8 @@ static inline __attribute__((always_inline)) void k_step(const int M, __m512 acc
  * n are masked on every load and store of c and of the epilogue's bias/residual. */
 static inline __attribute__((always_inline)) void tile(const int M, const int STREAM, int n, int kc,
                                                        const float *a, size_t lda,
-                                                       const float *bp, float *c, size_t ldc,
+                                                       const float *bp, size_t bs, float *c,
+                                                       size_t ldc,
                                                        int accumulate, const tfe_gemm_epilogue *ep,
                                                        const char *pf, int pf_lines)
 {
@@ -52,27 +57,29 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
      * spare for it.) Only lines holding the tile's columns: one past them may be another
      * thread's, and taking it away would cost that thread a round trip. */
     if (!STREAM && !accumulate)
-        for (const int own = kc < 3 * M ? kc : 3 * M; p < own; p++, bp += NR) {
+        for (const int own = kc < 3 * M ? kc : 3 * M; p < own; p++, bp += 16) {
             if (16 * (p % 3) < n)
                 _mm_prefetch((const char *)(c + p / 3 * ldc + 16 * (p % 3)), _MM_HINT_ET0);
-            k_step(M, acc, bp, a + p, lda);
+            k_step(M, acc, bp, bs, a + p, lda);
         }
     /* The remaining k steps run in chunks with one L2 prefetch of the hinted lines before
      * each, so the inner loop stays free of prefetch bookkeeping. */
     const int chunk = tfe_gemm_pf_chunk(kc - p, pf_lines);
     while (p < kc) {
         const int end = kc - p > chunk ? p + chunk : kc;
-        if (pf_lines-- > 0) {
+        if (pf_lines-- > 0) { /* the same line of each column block */
             _mm_prefetch(pf, _MM_HINT_T1);
+            _mm_prefetch(pf + 4 * bs, _MM_HINT_T1);
+            _mm_prefetch(pf + 8 * bs, _MM_HINT_T1);
             pf += 64;
         }
-        for (; p < end; p++, bp += NR) {
+        for (; p < end; p++, bp += 16) {
             if (STREAM) { /* a little ahead of the hardware prefetcher, into L2 */
-                _mm_prefetch((const char *)(bp + STREAM_AHEAD * NR), _MM_HINT_T2);
-                _mm_prefetch((const char *)(bp + STREAM_AHEAD * NR + 16), _MM_HINT_T2);
-                _mm_prefetch((const char *)(bp + STREAM_AHEAD * NR + 32), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + STREAM_AHEAD * 16), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + bs + STREAM_AHEAD * 16), _MM_HINT_T2);
+                _mm_prefetch((const char *)(bp + 2 * bs + STREAM_AHEAD * 16), _MM_HINT_T2);
             }
-            k_step(M, acc, bp, a + p, lda);
+            k_step(M, acc, bp, bs, a + p, lda);
         }
     }
     if (ep) {
@@ -98,16 +105,17 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
 
 /* All row counts × {resident, streaming}: compile-time constants keep the 24 accumulators in
  * registers and the prefetch out of the resident loop. */
-#define TILE_ROWS(STREAM)                                                                       \
+#define TILE_ARGS n, kc, a, lda, bp, bstride, c, ldc, accumulate, ep, pf, pf_lines
+#define TILE_ROWS(STREAM)                                                                      \
     switch (m) {                                                                               \
-    case 8: tile(8, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    case 7: tile(7, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    case 6: tile(6, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    case 5: tile(5, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    case 4: tile(4, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    case 3: tile(3, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    case 2: tile(2, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                 \
-    default: tile(1, STREAM, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;                \
+    case 8: tile(8, STREAM, TILE_ARGS); break;                                                 \
+    case 7: tile(7, STREAM, TILE_ARGS); break;                                                 \
+    case 6: tile(6, STREAM, TILE_ARGS); break;                                                 \
+    case 5: tile(5, STREAM, TILE_ARGS); break;                                                 \
+    case 4: tile(4, STREAM, TILE_ARGS); break;                                                 \
+    case 3: tile(3, STREAM, TILE_ARGS); break;                                                 \
+    case 2: tile(2, STREAM, TILE_ARGS); break;                                                 \
+    default: tile(1, STREAM, TILE_ARGS); break;                                                \
     }
 
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
@@ -117,4 +125,100 @@ TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
         TILE_ROWS(1)
     else
         TILE_ROWS(0)
+}
+
+/* Few-rows kernel: k steps ahead that each column block's stream prefetches into L2 (4 KiB). */
+enum { FEW_AHEAD = 64 };
+
+/* One k step of M rows: acc[i] += a_k[i] · bv (a_k: the k-th column of A, transposed). */
+static inline __attribute__((always_inline)) void few_step(const int M, __m512 *acc, __m512 bv,
+                                                           const float *a_k)
+{
+#pragma GCC unroll 24
+    for (int i = 0; i < M; i++)
+        acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a_k[i]), bv, acc[i]);
+}
+
+/* Column block b (16 columns of c, `cols` of them valid) of M rows over kc k steps; `after` is
+ * the stream read after this block (its first lines are prefetched during the last steps), or
+ * NULL. The same additions in the same order as the 8x48 tile (one FMA chain per element, k
+ * ascending, then the same epilogue), so the bits are the tile's. */
+static inline __attribute__((always_inline)) void few_block(const int M, int cols, int kc,
+                                                            const float *a, size_t lda,
+                                                            const float *b, float *c,
+                                                            size_t ldc, int accumulate,
+                                                            const tfe_gemm_epilogue *ep,
+                                                            const float *after)
+{
+    const __mmask16 mk = tfe_tail_mask_avx512(cols);
+    __m512 acc[MR_FEW];
+#pragma GCC unroll 24
+    for (int i = 0; i < M; i++)
+        acc[i] = accumulate ? _mm512_maskz_loadu_ps(mk, c + i * ldc) : _mm512_setzero_ps();
+    /* prefetch k step p + FEW_AHEAD: in this block, then in the next stream (or, without
+     * one, this block's last line again) */
+    const int split = kc > FEW_AHEAD ? kc - FEW_AHEAD : 0;
+    const float *tail = after ? after + 16 * (FEW_AHEAD - kc) : b + 16 * (kc - 1);
+    const size_t tail_step = after ? 16 : 0;
+    int p = 0;
+    for (int half = 0; half < 2; half++) {
+        const float *pf = half ? tail + tail_step * split : b + 16 * FEW_AHEAD;
+        const size_t pf_step = half ? tail_step : 16;
+        for (const int end = half ? kc : split; p < end; p++, pf += pf_step) {
+            _mm_prefetch((const char *)pf, _MM_HINT_T2);
+            few_step(M, acc, _mm512_load_ps(b + 16 * p), a + (size_t)p * lda);
+        }
+    }
+    if (ep) {
+        const __m512 bias = ep->bias ? _mm512_maskz_loadu_ps(mk, ep->bias) : _mm512_setzero_ps();
+#pragma GCC unroll 24
+        for (int i = 0; i < M; i++) {
+            __m512 v = tfe_act_avx512(ep->act, _mm512_add_ps(acc[i], bias));
+            if (ep->residual)
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, ep->residual + i * ep->ldr));
+            acc[i] = v;
+        }
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < M; i++)
+        _mm512_mask_storeu_ps(c + i * ldc, mk, acc[i]);
+}
+
+/* A panel's column blocks for M rows, one after the other; each block's stream is followed by
+ * the next block's, the last by the driver's next panel (pf). */
+static inline __attribute__((always_inline)) void few_panel(const int M, int n, int kc,
+                                                            const float *a, size_t lda,
+                                                            const float *bp, size_t bs,
+                                                            float *c, size_t ldc, int accumulate,
+                                                            const tfe_gemm_epilogue *ep,
+                                                            const char *pf)
+{
+    for (int cb = 0; cb < 3 && 16 * cb < n; cb++) {
+        const int last = cb == 2 || 16 * (cb + 1) >= n;
+        tfe_gemm_epilogue ep_cb;
+        if (ep) {
+            ep_cb = *ep;
+            ep_cb.bias = ep->bias ? ep->bias + 16 * cb : NULL;
+            ep_cb.residual = ep->residual ? ep->residual + 16 * cb : NULL;
+        }
+        few_block(M, n - 16 * cb, kc, a, lda, bp + cb * bs, c + 16 * cb, ldc, accumulate,
+                  ep ? &ep_cb : NULL, last ? (const float *)pf : bp + (cb + 1) * bs);
+    }
+}
+
+#define FEW_ARGS n, kc, a, lda, bp, bstride, c, ldc, accumulate, ep, pf
+#define FEW_CASE(M)                                                                            \
+    case M: few_panel(M, FEW_ARGS); break;
+
+TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512)
+{
+    (void)pf_lines;
+    const int accumulate = flags & TFE_GEMM_ACCUMULATE;
+    switch (m) {
+        FEW_CASE(1) FEW_CASE(2) FEW_CASE(3) FEW_CASE(4) FEW_CASE(5) FEW_CASE(6)
+        FEW_CASE(7) FEW_CASE(8) FEW_CASE(9) FEW_CASE(10) FEW_CASE(11) FEW_CASE(12)
+        FEW_CASE(13) FEW_CASE(14) FEW_CASE(15) FEW_CASE(16) FEW_CASE(17) FEW_CASE(18)
+        FEW_CASE(19) FEW_CASE(20) FEW_CASE(21) FEW_CASE(22) FEW_CASE(23)
+    default: few_panel(MR_FEW, FEW_ARGS); break;
+    }
 }
