@@ -125,11 +125,11 @@ typedef struct gemm_strip {
 
 /* Rows [i0, i1) of panel p against its K slice at k0, tile by tile. The weights come from
  * DRAM once per forward pass and the hardware prefetchers stop at every 4 KiB page, so while
- * the tiles compute, the slice `ahead` floats further on (the next one this thread uses) is
- * fetched into L2 in equal parts, one part per tile, through the micro-kernel's prefetch hint
- * (spread over its k steps: 3-6% faster on cold 128-row products than issuing each part as a
- * burst before the call). */
-static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t ahead)
+ * the tiles compute, a slice this thread uses later (`ahead`: its first column block, or
+ * NULL) is fetched into L2 in equal parts, one part per tile, through the micro-kernel's
+ * prefetch hint (spread over its k steps: 3-6% faster on cold 128-row products than issuing
+ * each part as a burst before the call). */
+static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, const float *ahead)
 {
     const tfe_gemm_args *g = s->g;
     const int mr = s->mr, nr = s->nr, k = s->k;
@@ -137,7 +137,7 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, size_t
     const int last = k0 + kc == k;
     const int j0 = p * nr, cols = s->n - j0 < nr ? s->n - j0 : nr;
     const float *bp = panel_at(g->b, p, k0);
-    const char *next = (const char *)(bp + ahead);
+    const char *next = (const char *)ahead;
     const int tiles = (i1 - i0 + mr - 1) / mr;
     /* With few tiles per slice the weights stream at the kernel's pace: the kernel prefetches
      * line by line (bursts of hundreds of prefetches here would overflow the miss queues). */
@@ -428,9 +428,7 @@ static void gemm_few_rows(const tfe_gemm_impl *impl, const tfe_gemm_args *g, int
     const int nr = impl->nr, n = g->b->n, k = g->b->k, m = row_hi - row_lo;
     float *stage = scratch, *at = scratch + few_stage_floats(impl);
     const float *a = g->a + (size_t)row_lo * g->lda;
-    for (int kk = 0; kk < k; kk++)
-        for (int i = 0; i < m; i++)
-            at[(size_t)kk * m + i] = a[(size_t)i * g->lda + kk];
+    impl->few_pack(m, k, a, g->lda, at, (size_t)m);
     for (int p0 = p_lo; p0 < p_hi; p0 += FEW_STAGE_PANELS) {
         const int p1 = p0 + FEW_STAGE_PANELS < p_hi ? p0 + FEW_STAGE_PANELS : p_hi;
         for (int p = p0; p < p1; p++) {
@@ -484,22 +482,28 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int mc = equal_m_blocks(row_hi - row_lo,
                                   c_resident ? mc_c : (int)(blk->a_block_floats / k), mr);
     gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
-    const size_t panel_floats = (size_t)k * nr, slice_floats = (size_t)kc_max * stream_row(g->b);
+    const int slices = (k + kc_max - 1) / kc_max; /* per panel */
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         if (!c_resident) {
             for (int p = p_lo; p < p_hi; p++)
                 for (int k0 = 0; k0 < k; k0 += kc_max) {
-                    /* next: the rest of this panel, then the next panel (contiguous) */
-                    int more = k0 + kc_max < k || p + 1 < p_hi;
-                    run_strip(&strip, i0, i1, p, k0, more ? PF_SLICES * slice_floats : 0);
+                    /* ahead: PF_SLICES slices on in this walk (the rest of this panel, then
+                     * the next panels) */
+                    const int to = (p - p_lo) * slices + k0 / kc_max + PF_SLICES;
+                    const int pa = p_lo + to / slices;
+                    run_strip(&strip, i0, i1, p, k0,
+                              pa < p_hi ? panel_at(g->b, pa, to % slices * kc_max) : NULL);
                 }
         } else {
             for (int k0 = 0; k0 < k; k0 += kc_max)
                 for (int p = p_lo; p < p_hi; p++) {
-                    /* next: the same K slice of the next panel */
-                    size_t ahead = p + 1 < p_hi ? PF_PANELS * panel_floats : 0;
-                    run_strip(&strip, i0, i1, p, k0, ahead);
+                    /* ahead: PF_PANELS panels on in this walk (the same K slice, then the
+                     * next one's first panels) */
+                    const int to = k0 / kc_max * (p_hi - p_lo) + (p - p_lo) + PF_PANELS;
+                    const int ka = to / (p_hi - p_lo) * kc_max;
+                    run_strip(&strip, i0, i1, p, k0,
+                              ka < k ? panel_at(g->b, p_lo + to % (p_hi - p_lo), ka) : NULL);
                 }
         }
     }

@@ -83,6 +83,11 @@ static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
     return pf_lines <= 0 ? kc : kc > pf_lines ? kc / pf_lines : 1;
 }
 
+/* The few-rows kernel's A: at[k·ldt + i] = a[i·lda + k] for i < m, k < k. */
+#define TFE_GEMM_FEW_PACK(fn)                                                                  \
+    void fn(int m, int k, const float *a, size_t lda, float *at, size_t ldt)
+typedef TFE_GEMM_FEW_PACK((*tfe_gemm_few_pack_fn));
+
 /* Tile-unit kernels (AMX, simd/x86/gemm_amx.c): fp32 products from three bf16 terms per value.
  * The weights stay packed in fp32 blocked panels of 48; the driver converts a K slice of A (a block of
  * 16-row tiles) and of each panel into bf16 terms just before the tiles use them, so memory
@@ -135,6 +140,7 @@ typedef struct tfe_gemm_impl {
     int blocked;      /* panel layout: column blocks of 16 (1) or plain rows (0) */
     tfe_gemm_ukernel_fn ukernel; /* NULL for tile-unit impls */
     tfe_gemm_ukernel_fn few_rows; /* blocked impls: products of at most mr_few rows, or NULL */
+    tfe_gemm_few_pack_fn few_pack; /* and its A packer */
     int mr_few;
     const tfe_gemm_amx *amx;     /* tile-unit kernels, or NULL */
 } tfe_gemm_impl;
@@ -143,6 +149,7 @@ TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2);
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512);
 TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512);
+TFE_GEMM_FEW_PACK(tfe_gemm_few_pack__avx512);
 TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon);
 
 /* Weights packed for one impl. */

@@ -160,6 +160,27 @@ static void few_rows_sweep(const tfe_gemm_impl *impl)
     CHECK(impl->blocked && impl->mr_few >= 1, "%s: few-rows kernel without blocked panels",
           impl->name);
     kernel_sweep(impl, 1);
+    /* its A packer: every m, k around 16, strides wider than the rows, gaps untouched */
+    static const int pks[] = {1, 15, 16, 17, 100};
+    for (int m = 1; m <= impl->mr_few; m++)
+        for (size_t ki = 0; ki < sizeof pks / sizeof pks[0]; ki++) {
+            const int k = pks[ki];
+            const size_t lda = (size_t)k + 5, ldt = (size_t)m + 3;
+            tt_rng rng = tt_rng_for(700000 + (uint64_t)m * 10 + ki);
+            float *a = tt_alloc((size_t)(m - 1) * lda + k), *at = tt_alloc((size_t)(k - 1) * ldt + m);
+            tt_gaps_fill(a, m, k, lda);
+            for (int i = 0; i < m; i++)
+                tt_fill(&rng, a + (size_t)i * lda, (size_t)k, -1.0f, 1.0f);
+            tt_gaps_fill(at, k, m, ldt);
+            impl->few_pack(m, k, a, lda, at, ldt);
+            for (int kk = 0; kk < k; kk++)
+                for (int i = 0; i < m; i++)
+                    CHECK(at[(size_t)kk * ldt + i] == a[(size_t)i * lda + kk],
+                          "%s few-rows pack m=%d k=%d: at[%d][%d] wrong", impl->name, m, k, kk, i);
+            CHECK(tt_gaps_check(at, k, m, ldt) < 0, "%s few-rows pack m=%d k=%d: wrote a gap",
+                  impl->name, m, k);
+            free(a), free(at);
+        }
     uint64_t id = 600000;
     for (int n = 15; n <= impl->nr; n += 16)
         for (int m = 1; m <= impl->mr_few; m += 7)

@@ -119,43 +119,19 @@ static inline __attribute__((always_inline)) void pv_rows(const int FULL, int ch
 }
 
 /* qt[c·TQ + r] = q[r·ld + c] · scale for one 16×16 block: rows r >= nrows read as 0, and only
- * columns c < ncols are read and written. In registers: unpack pairs of rows, then pairs of
- * pairs, then two rounds of 128-bit lane shuffles (64 shuffles for 256 values, against ~3
- * scalar instructions per value). */
+ * columns c < ncols are read and written. */
 static inline void transpose_scaled(const float *q, size_t ld, int nrows, int ncols, float scale,
                                     float *qt)
 {
     const __mmask16 mc = tfe_tail_mask_avx512(ncols);
     const __m512 sc = _mm512_set1_ps(scale);
-    __m512 r[16], a[16];
+    __m512 r[16];
     for (int i = 0; i < 16; i++)
         r[i] = i < nrows ? _mm512_mul_ps(_mm512_maskz_loadu_ps(mc, q + (size_t)i * ld), sc)
                          : _mm512_setzero_ps();
-    for (int k = 0; k < 8; k++) {
-        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int k = 0; k < 4; k++) {
-        __m512d x0 = _mm512_castps_pd(a[4 * k]), x1 = _mm512_castps_pd(a[4 * k + 1]);
-        __m512d x2 = _mm512_castps_pd(a[4 * k + 2]), x3 = _mm512_castps_pd(a[4 * k + 3]);
-        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
-        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
-        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
-        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
-    }
-    /* Now r[4k + c], 128-bit lane L, holds rows 4k..4k+3 of column 4L + c. */
-    for (int c = 0; c < 4; c++) {
-        __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
-        __m512 u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
-        __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
-        __m512 u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
-        a[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
-        a[4 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
-        a[8 + c] = _mm512_shuffle_f32x4(u0, u2, 0xdd);
-        a[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xdd);
-    }
+    tfe_transpose16_avx512(r);
     for (int c = 0; c < ncols && c < 16; c++)
-        _mm512_store_ps(qt + (size_t)c * TQ, a[c]);
+        _mm512_store_ps(qt + (size_t)c * TQ, r[c]);
 }
 
 TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512)

@@ -222,3 +222,24 @@ TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512)
     default: few_panel(MR_FEW, FEW_ARGS); break;
     }
 }
+
+/* A's m rows (up to MR_FEW) transposed for the few-rows kernel: at[k·ldt + i] = a[i·lda + k],
+ * 16×16 blocks in registers (a scalar loop cost 10-15% of MiniLM's FFN down at 16 rows). */
+TFE_GEMM_FEW_PACK(tfe_gemm_few_pack__avx512)
+{
+    for (int g = 0; g < m; g += 16) {
+        const int rows = m - g < 16 ? m - g : 16;
+        const __mmask16 mrows = tfe_tail_mask_avx512(rows);
+        for (int k0 = 0; k0 < k; k0 += 16) {
+            const int cols = k - k0 < 16 ? k - k0 : 16;
+            const __mmask16 mk = tfe_tail_mask_avx512(cols);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, a + (size_t)(g + i) * lda + k0)
+                                : _mm512_setzero_ps();
+            tfe_transpose16_avx512(r);
+            for (int c = 0; c < cols; c++)
+                _mm512_mask_storeu_ps(at + (size_t)(k0 + c) * ldt + g, mrows, r[c]);
+        }
+    }
+}

@@ -105,4 +105,37 @@ static inline __mmask16 tfe_tail_mask_avx512(int left)
     return left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
 }
 
+/* In place: r[i] holds row i of a 16×16 block on entry, column i on return. Unpack pairs of
+ * rows, then pairs of pairs, then two rounds of 128-bit lane shuffles (64 shuffles for 256
+ * values, against ~3 scalar instructions a value). */
+static inline void tfe_transpose16_avx512(__m512 r[16])
+{
+    __m512 a[16];
+    for (int k = 0; k < 8; k++) {
+        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512d x0 = _mm512_castps_pd(a[4 * k]), x1 = _mm512_castps_pd(a[4 * k + 1]);
+        __m512d x2 = _mm512_castps_pd(a[4 * k + 2]), x3 = _mm512_castps_pd(a[4 * k + 3]);
+        r[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+        r[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+        r[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+        r[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+    }
+    /* Now r[4k + c], 128-bit lane L, holds rows 4k..4k+3 of column 4L + c. */
+    for (int c = 0; c < 4; c++) {
+        __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        __m512 u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+        __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        __m512 u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+        a[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        a[4 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        a[8 + c] = _mm512_shuffle_f32x4(u0, u2, 0xdd);
+        a[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xdd);
+    }
+    for (int c = 0; c < 16; c++)
+        r[c] = a[c];
+}
+
 #endif
