@@ -310,6 +310,7 @@ static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
     blk.a_block_floats = blk.l2_floats;
     blk.kc_tile = 32;
     blk.b_block_floats = 2L * blk.kc_tile * impl->nr;
+    blk.tile_rows = 1;
     return blk;
 }
 
@@ -432,7 +433,7 @@ static void rows_sweep(const tfe_gemm_impl *impl)
     rows_case(impl, &small, 130, 2 * impl->nr + 1, 2 * small.kc + 3, 3000000);
     tfe_gemm_blocking host;
     tfe_gemm_blocking_init(impl, &host);
-    /* over twice the host's L2 budget of rows of A: the tile order, K slices of kc_tile */
+    /* over the host's L2 budget of rows of A (twice): the tile order, K slices of kc_tile */
     const int k = 768, m = 2 * (int)(host.l2_floats / k) + 19;
     rows_case(impl, &host, m, impl->nr + 5, k, 3000001);
 }
