@@ -58,9 +58,10 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
      * through from L2, the C tile); a third of L2 for the weight block (measured on a 2 MiB
      * L2: blocks of 4 panels of 768 beat 3 and 6). */
     blk->kc_tile = half_l1_kc(ci->l1d, impl->mr);
-    /* Measured against "over twice the L2 budget" as the only test: 512 rows of K = 768 on one
-     * thread 1-3% faster in the tile order, 11% on 512×2304×768 in one run, AVX-512 sessions at
-     * 8×128 1-5% faster; but 128 rows of K = 3072 (FFN down) 1-2% slower at 1×128. */
+    /* Measured against "over twice the L2 budget" as the only test: in the tile order, 512
+     * rows of K = 768 on one thread 1-3% faster (11% on 512×2304×768 in one run), 256 rows a
+     * thread 4-10%, AVX-512 sessions at 8×128 1-5% faster and at 1×512 the same; but 128 rows
+     * of K = 3072 (FFN down) 1-2% slower end to end at 1×128. */
     blk->tile_rows = 256;
     blk->b_block_floats = ci->l2 / 3 / (long)sizeof(float);
 }
@@ -458,11 +459,13 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
 {
     const int mr = impl->mr, nr = impl->nr;
     const int n = g->b->n, k = g->b->k;
-    /* Three loop orders. When this thread has blk->tile_rows rows or more and they are over
-     * the L2 budget, the tile order (gemm_tile_order); otherwise one of two panel orders, both
-     * streaming the weights as few times as L2 allows. */
+    /* Three loop orders. When this thread has blk->tile_rows rows or more and they are more
+     * than the rows-resident order's M block (which would stream the weights once per block;
+     * the tile order's M blocks, L2/kc_tile rows, are larger), the tile order
+     * (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as few
+     * times as L2 allows. */
     const int mc_rows = (int)(blk->l2_floats / k); /* rows of A that fit the L2 budget */
-    if (row_hi - row_lo > mc_rows && row_hi - row_lo >= blk->tile_rows) {
+    if (row_hi - row_lo >= blk->tile_rows && row_hi - row_lo > (int)(blk->a_block_floats / k)) {
         gemm_tile_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
         return;
     }
