@@ -242,5 +242,12 @@ else
     not_ok "bench with an unknown preset" "exit status $status" "$(cat "$tmp/stderr")"
 fi
 
+run bench --help
+if [ $status -eq 0 ] && grep -q "^usage:" "$tmp/stdout" && grep -q "tfenc bench" "$tmp/stdout"; then
+    ok "bench --help prints the usage"
+else
+    not_ok "bench --help prints the usage" "exit status $status" "$(cat "$tmp/stdout" "$tmp/stderr")"
+fi
+
 echo "1..$n"
 [ $failed -eq 0 ]

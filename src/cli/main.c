@@ -479,6 +479,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "tfenc: error: unknown command '%s'\n%s", argv[1], usage);
         return 2;
     }
+    for (int i = 2; i < argc; i++) /* `tfenc bench --help`: the usage, not an error */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
     if (parse_options(argc, argv, &o))
         return 2;
     if (strcmp(argv[1], "info") == 0)
