@@ -441,8 +441,7 @@ static void gemm_few_rows(const tfe_gemm_impl *impl, const tfe_gemm_args *g, int
             const tfe_gemm_epilogue ep = tile_epilogue(g, row_lo, j0);
             const float *panel = panel_at(g->b, p, 0);
             impl->few_rows(m, cols, k, at, (size_t)m, panel, block_stride(g->b),
-                           stage + (size_t)(p - p0) * m * nr, (size_t)nr, 0, &ep,
-                           p + 1 < p_hi ? (const char *)panel_at(g->b, p + 1, 0) : NULL, 0);
+                           stage + (size_t)(p - p0) * m * nr, (size_t)nr, 0, &ep, NULL, 0);
         }
         const int j0 = p0 * nr, cols = (n < p1 * nr ? n : p1 * nr) - j0;
         for (int i = 0; i < m; i++)

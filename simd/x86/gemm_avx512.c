@@ -139,35 +139,27 @@ static inline __attribute__((always_inline)) void few_step(const int M, __m512 *
         acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a_k[i]), bv, acc[i]);
 }
 
-/* Column block b (16 columns of c, `cols` of them valid) of M rows over kc k steps; `after` is
- * the stream read after this block (its first lines are prefetched during the last steps), or
- * NULL. The same additions in the same order as the 8x48 tile (one FMA chain per element, k
- * ascending, then the same epilogue), so the bits are the tile's. */
+/* Column block b (16 columns of c, `cols` of them valid) of M rows over kc k steps. The
+ * prefetch runs FEW_AHEAD steps ahead along the block and on past its end, which is where the
+ * next stream starts: the panel's next block, or after the last one the next panel (for the
+ * driver's last panel, lines it does not need; prefetches never fault). One loop with nothing
+ * else live: at 24 rows a second prefetch pointer had gcc spill accumulators. The same
+ * additions in the same order as the 8x48 tile (one FMA chain per element, k ascending, then
+ * the same epilogue), so the bits are the tile's. */
 static inline __attribute__((always_inline)) void few_block(const int M, int cols, int kc,
                                                             const float *a, size_t lda,
                                                             const float *b, float *c,
                                                             size_t ldc, int accumulate,
-                                                            const tfe_gemm_epilogue *ep,
-                                                            const float *after)
+                                                            const tfe_gemm_epilogue *ep)
 {
     const __mmask16 mk = tfe_tail_mask_avx512(cols);
     __m512 acc[MR_FEW];
 #pragma GCC unroll 24
     for (int i = 0; i < M; i++)
         acc[i] = accumulate ? _mm512_maskz_loadu_ps(mk, c + i * ldc) : _mm512_setzero_ps();
-    /* prefetch k step p + FEW_AHEAD: in this block, then in the next stream (or, without
-     * one, this block's last line again) */
-    const int split = kc > FEW_AHEAD ? kc - FEW_AHEAD : 0;
-    const float *tail = after ? after + 16 * (FEW_AHEAD - kc) : b + 16 * (kc - 1);
-    const size_t tail_step = after ? 16 : 0;
-    int p = 0;
-    for (int half = 0; half < 2; half++) {
-        const float *pf = half ? tail + tail_step * split : b + 16 * FEW_AHEAD;
-        const size_t pf_step = half ? tail_step : 16;
-        for (const int end = half ? kc : split; p < end; p++, pf += pf_step) {
-            _mm_prefetch((const char *)pf, _MM_HINT_T2);
-            few_step(M, acc, _mm512_load_ps(b + 16 * p), a + (size_t)p * lda);
-        }
+    for (int p = 0; p < kc; p++) {
+        _mm_prefetch((const char *)(b + 16 * (p + FEW_AHEAD)), _MM_HINT_T2);
+        few_step(M, acc, _mm512_load_ps(b + 16 * p), a + (size_t)p * lda);
     }
     if (ep) {
         const __m512 bias = ep->bias ? _mm512_maskz_loadu_ps(mk, ep->bias) : _mm512_setzero_ps();
@@ -184,43 +176,52 @@ static inline __attribute__((always_inline)) void few_block(const int M, int col
         _mm512_mask_storeu_ps(c + i * ldc, mk, acc[i]);
 }
 
-/* A panel's column blocks for M rows, one after the other; each block's stream is followed by
- * the next block's, the last by the driver's next panel (pf). */
-static inline __attribute__((always_inline)) void few_panel(const int M, int n, int kc,
-                                                            const float *a, size_t lda,
-                                                            const float *bp, size_t bs,
-                                                            float *c, size_t ldc, int accumulate,
-                                                            const tfe_gemm_epilogue *ep,
-                                                            const char *pf)
+/* few_block for each row count, each its own function: inlined into the three-block loop,
+ * the 24-row instance had gcc spill six accumulators to the stack on every k step. */
+#define FEW_BLOCK_FN(M)                                                                        \
+    static __attribute__((noinline)) void few_block_##M(int cols, int kc, const float *a,     \
+                                                        size_t lda, const float *b, float *c, \
+                                                        size_t ldc, int accumulate,           \
+                                                        const tfe_gemm_epilogue *ep)          \
+    {                                                                                          \
+        few_block(M, cols, kc, a, lda, b, c, ldc, accumulate, ep);                             \
+    }
+FEW_BLOCK_FN(1) FEW_BLOCK_FN(2) FEW_BLOCK_FN(3) FEW_BLOCK_FN(4) FEW_BLOCK_FN(5) FEW_BLOCK_FN(6)
+FEW_BLOCK_FN(7) FEW_BLOCK_FN(8) FEW_BLOCK_FN(9) FEW_BLOCK_FN(10) FEW_BLOCK_FN(11)
+FEW_BLOCK_FN(12) FEW_BLOCK_FN(13) FEW_BLOCK_FN(14) FEW_BLOCK_FN(15) FEW_BLOCK_FN(16)
+FEW_BLOCK_FN(17) FEW_BLOCK_FN(18) FEW_BLOCK_FN(19) FEW_BLOCK_FN(20) FEW_BLOCK_FN(21)
+FEW_BLOCK_FN(22) FEW_BLOCK_FN(23) FEW_BLOCK_FN(24)
+
+typedef void (*few_block_fn)(int, int, const float *, size_t, const float *, float *, size_t,
+                             int, const tfe_gemm_epilogue *);
+static const few_block_fn few_blocks[MR_FEW] = {
+    few_block_1,  few_block_2,  few_block_3,  few_block_4,  few_block_5,  few_block_6,
+    few_block_7,  few_block_8,  few_block_9,  few_block_10, few_block_11, few_block_12,
+    few_block_13, few_block_14, few_block_15, few_block_16, few_block_17, few_block_18,
+    few_block_19, few_block_20, few_block_21, few_block_22, few_block_23, few_block_24};
+
+/* A panel's column blocks for m rows, one after the other. */
+static void few_panel(int m, int n, int kc, const float *a, size_t lda, const float *bp,
+                      size_t bs, float *c, size_t ldc, int accumulate,
+                      const tfe_gemm_epilogue *ep)
 {
     for (int cb = 0; cb < 3 && 16 * cb < n; cb++) {
-        const int last = cb == 2 || 16 * (cb + 1) >= n;
         tfe_gemm_epilogue ep_cb;
         if (ep) {
             ep_cb = *ep;
             ep_cb.bias = ep->bias ? ep->bias + 16 * cb : NULL;
             ep_cb.residual = ep->residual ? ep->residual + 16 * cb : NULL;
         }
-        few_block(M, n - 16 * cb, kc, a, lda, bp + cb * bs, c + 16 * cb, ldc, accumulate,
-                  ep ? &ep_cb : NULL, last ? (const float *)pf : bp + (cb + 1) * bs);
+        few_blocks[m - 1](n - 16 * cb, kc, a, lda, bp + cb * bs, c + 16 * cb, ldc, accumulate,
+                          ep ? &ep_cb : NULL);
     }
 }
 
-#define FEW_ARGS n, kc, a, lda, bp, bstride, c, ldc, accumulate, ep, pf
-#define FEW_CASE(M)                                                                            \
-    case M: few_panel(M, FEW_ARGS); break;
-
 TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512)
 {
-    (void)pf_lines;
-    const int accumulate = flags & TFE_GEMM_ACCUMULATE;
-    switch (m) {
-        FEW_CASE(1) FEW_CASE(2) FEW_CASE(3) FEW_CASE(4) FEW_CASE(5) FEW_CASE(6)
-        FEW_CASE(7) FEW_CASE(8) FEW_CASE(9) FEW_CASE(10) FEW_CASE(11) FEW_CASE(12)
-        FEW_CASE(13) FEW_CASE(14) FEW_CASE(15) FEW_CASE(16) FEW_CASE(17) FEW_CASE(18)
-        FEW_CASE(19) FEW_CASE(20) FEW_CASE(21) FEW_CASE(22) FEW_CASE(23)
-    default: few_panel(MR_FEW, FEW_ARGS); break;
-    }
+    (void)pf, (void)pf_lines; /* it prefetches along its own stream (few_block) */
+    few_panel(m < MR_FEW ? m : MR_FEW, n, kc, a, lda, bp, bstride, c, ldc,
+              flags & TFE_GEMM_ACCUMULATE, ep);
 }
 
 /* A's m rows (up to MR_FEW) transposed for the few-rows kernel: at[k·ldt + i] = a[i·lda + k],
