@@ -245,7 +245,8 @@ static void gemm_op(const tfe_session *s, int m, const float *a, const tfe_packe
     tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
                        .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
                        .ldc = ldc, .scratch = s->gemm_scratch,
-                       .scratch_stride = tfe_gemm_scratch_floats(s->gemm, gemm_k_max(&s->model->cfg))};
+                       .scratch_stride =
+                           tfe_gemm_scratch_floats(s->gemm, gemm_k_max(&s->model->cfg))};
     tfe_gemm_team(s->gemm, s->gemm_blocking, &g, tid, nt);
 }
 

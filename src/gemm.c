@@ -210,8 +210,8 @@ static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_blo
                 pf_lines = hi - lo;
             }
             s->impl->ukernel(rows, cols, kc, a, g->lda, panel_at(g->b, p, b.k0),
-                             block_stride(g->b), g->c + (size_t)i * g->ldc + j0, g->ldc, flags, last ? &ep : NULL,
-                             pf, pf_lines);
+                             block_stride(g->b), g->c + (size_t)i * g->ldc + j0, g->ldc, flags,
+                             last ? &ep : NULL, pf, pf_lines);
         }
     }
 }
@@ -471,8 +471,7 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     /* A single tile reuses nothing from L1: its panels stream front to back in one call each,
      * with no C round trips (K slices only change where partial sums wait, never the order of
      * the additions, so the bits are the same). */
-    static int kcs = -1; if (kcs < 0) { const char *e = getenv("KCS"); kcs = e ? atoi(e) : 0; }
-    const int kc_max = row_hi - row_lo <= mr ? k : (kcs && row_hi - row_lo <= 3 * mr ? kcs : blk->kc);
+    const int kc_max = row_hi - row_lo <= mr ? k : blk->kc;
     /*  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
      *    passes once, all its K slices in a row (wide products: QKV, FFN up);
      *  - C-resident: the block's C (mc × this thread's columns) stays in L2 while the K

@@ -88,10 +88,10 @@ static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
 typedef TFE_GEMM_FEW_PACK((*tfe_gemm_few_pack_fn));
 
 /* Tile-unit kernels (AMX, simd/x86/gemm_amx.c): fp32 products from three bf16 terms per value.
- * The weights stay packed in fp32 blocked panels of 48; the driver converts a K slice of A (a block of
- * 16-row tiles) and of each panel into bf16 terms just before the tiles use them, so memory
- * and the weight stream are the same as for the fp32 kernels. A K slice is `chunks` chunks of
- * 32 values (missing K, rows and columns are zeros).
+ * The weights stay packed in fp32 blocked panels of 48; the driver converts a K slice of A (a
+ * block of 16-row tiles) and of each panel into bf16 terms just before the tiles use them, so
+ * memory and the weight stream are the same as for the fp32 kernels. A K slice is `chunks`
+ * chunks of 32 values (missing K, rows and columns are zeros).
  *   pack_a: rows (<= 16·tiles) rows of a[.. × kc] → dst, tiles·chunks·3 tiles of 512 bf16
  *   pack_b: units [lo, hi) of a panel's slice bp[kc × 48] → dst (chunks·9 tiles of 512 bf16
  *           for the whole slice; unit u is row pair u % 16 of chunk u / 16, so 16·chunks units)

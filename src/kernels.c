@@ -163,7 +163,8 @@ const tfe_gemm_impl *tfe_gemm_fma_twin(const tfe_gemm_impl *impl)
     int n;
     const tfe_gemm_impl *g = tfe_gemm_impls(&n);
     for (int i = 0; i < n; i++)
-        if (!g[i].amx && g[i].nr == impl->nr && g[i].blocked == impl->blocked && tfe_isa_supported(g[i].isa))
+        if (!g[i].amx && g[i].nr == impl->nr && g[i].blocked == impl->blocked &&
+            tfe_isa_supported(g[i].isa))
             return &g[i];
     return NULL;
 }

@@ -167,7 +167,8 @@ static void few_rows_sweep(const tfe_gemm_impl *impl)
             const int k = pks[ki];
             const size_t lda = (size_t)k + 5, ldt = (size_t)m + 3;
             tt_rng rng = tt_rng_for(700000 + (uint64_t)m * 10 + ki);
-            float *a = tt_alloc((size_t)(m - 1) * lda + k), *at = tt_alloc((size_t)(k - 1) * ldt + m);
+            float *a = tt_alloc((size_t)(m - 1) * lda + k);
+            float *at = tt_alloc((size_t)(k - 1) * ldt + m);
             tt_gaps_fill(a, m, k, lda);
             for (int i = 0; i < m; i++)
                 tt_fill(&rng, a + (size_t)i * lda, (size_t)k, -1.0f, 1.0f);
