@@ -27,7 +27,8 @@ struct tfe_session {
     float *qkv, *ctx, *ff;       /* views into big: [tokens×3D], [tokens×D], [tokens×F] */
     float *scratch;              /* attention scratch, threads × scratch_stride */
     size_t scratch_stride;
-    float *gemm_scratch;         /* the GEMM's, threads × tfe_gemm_scratch_floats (or NULL) */
+    float *gemm_scratch;         /* the GEMM's, threads × gemm_scratch_stride (or NULL) */
+    size_t gemm_scratch_stride;  /* tfe_gemm_scratch_floats for the model's deepest K */
     int *offsets;                /* [cap_batch + 1] */
     size_t workspace_bytes;
     int profiling;
@@ -125,6 +126,7 @@ static tfe_status reserve(tfe_session *s, int batch, int tokens, int max_len, tf
     s->ctx = s->big ? s->big + T * 3 * D : NULL;
     s->scratch = tfe_alloc_floats((size_t)s->threads * s->scratch_stride);
     const size_t gemm_floats = tfe_gemm_scratch_floats(s->gemm, gemm_k_max(c));
+    s->gemm_scratch_stride = gemm_floats;
     if (gemm_floats)
         s->gemm_scratch = tfe_alloc_floats((size_t)s->threads * gemm_floats);
     s->offsets = malloc(((size_t)nb + 1) * sizeof(int));
@@ -245,8 +247,7 @@ static void gemm_op(const tfe_session *s, int m, const float *a, const tfe_packe
     tfe_gemm_args g = {.m = m, .a = a, .lda = (size_t)w->k, .b = w, .bias = bias,
                        .residual = residual, .ldr = (size_t)w->n, .act = act, .c = c,
                        .ldc = ldc, .scratch = s->gemm_scratch,
-                       .scratch_stride =
-                           tfe_gemm_scratch_floats(s->gemm, gemm_k_max(&s->model->cfg))};
+                       .scratch_stride = s->gemm_scratch_stride};
     tfe_gemm_team(s->gemm, s->gemm_blocking, &g, tid, nt);
 }
 

@@ -72,6 +72,19 @@ static const float *panel_at(const tfe_packed *b, int p, int k0)
     return tfe_panel_row(b->data + (size_t)p * b->k * b->nr, b->k, b->nr, b->blocked, k0, 0);
 }
 
+/* Step s of a thread's walk over the (K slice of kc rows, panel) pairs of panels
+ * [p_lo, p_lo + np), panels outer (each panel's slices in a row) or K slices outer: where the
+ * step's weights start, or NULL past the walk's end. */
+static const float *walk_at(const tfe_packed *b, int p_lo, int np, int kc, int panels_outer,
+                            int s)
+{
+    const int slices = (b->k + kc - 1) / kc;
+    if (s >= np * slices)
+        return NULL;
+    const int p = panels_outer ? s / slices : s % np, ks = panels_outer ? s % slices : s / np;
+    return panel_at(b, p_lo + p, ks * kc);
+}
+
 /* Floats per K row along one weight stream (a plain panel, or one column block). */
 static size_t stream_row(const tfe_packed *b)
 {
@@ -292,20 +305,15 @@ size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl, int k_max)
     return impl->few_rows ? few_scratch_floats(impl, k_max) : 0;
 }
 
-/* The weights of step s of an M block's walk over (K slice, panel), K slices outer. */
-static const float *amx_slice(const tfe_gemm_args *g, int kc_max, int p_lo, int np, int s)
-{
-    return panel_at(g->b, p_lo + s % np, s / np * kc_max);
-}
-
-/* Step s's panel slice to convert into dst, with step s + 1's to prefetch. */
-static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, int np,
-                                  int steps, int s, uint16_t *dst)
+/* Step s's panel slice to convert into dst, with step s + 1's to prefetch (an M block's walk
+ * over (K slice, panel), K slices outer). */
+static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, int np, int s,
+                                  uint16_t *dst)
 {
     const int k = g->b->k, k0 = s / np * kc_max, kc = k - k0 < kc_max ? k - k0 : kc_max;
-    const float *pf = s + 1 < steps ? amx_slice(g, kc_max, p_lo, np, s + 1) : NULL;
-    return (tfe_gemm_amx_pack){amx_slice(g, kc_max, p_lo, np, s), block_stride(g->b), kc, 0,
-                               16 * ((kc + 31) / 32), dst, pf};
+    return (tfe_gemm_amx_pack){walk_at(g->b, p_lo, np, kc_max, 0, s), block_stride(g->b),
+                               kc, 0, 16 * ((kc + 31) / 32), dst,
+                               walk_at(g->b, p_lo, np, kc_max, 0, s + 1)};
 }
 
 /* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
@@ -331,7 +339,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
         const int tiles = (i1 - i0 + 15) / 16;
         /* The steps form one stream: the tiles of each convert the next step's panel slice,
          * across K slices too, so no slice but the block's first is converted alone. */
-        tfe_gemm_amx_pack first = amx_step(g, kc_max, p_lo, np, steps, 0, bbuf[0]);
+        tfe_gemm_amx_pack first = amx_step(g, kc_max, p_lo, np, 0, bbuf[0]);
         x->pack_b(&first);
         for (int s = 0; s < steps; s++) {
             const int k0 = s / np * kc_max, p = p_lo + s % np;
@@ -343,7 +351,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
             const uint16_t *b = bbuf[s & 1];
             tfe_gemm_amx_pack next = {0};
             if (s + 1 < steps)
-                next = amx_step(g, kc_max, p_lo, np, steps, s + 1, bbuf[(s + 1) & 1]);
+                next = amx_step(g, kc_max, p_lo, np, s + 1, bbuf[(s + 1) & 1]);
             const int units = next.hi; /* all of the next slice's units, shared by the tiles */
             for (int t = 0; t < tiles; t++) {
                 const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
@@ -463,7 +471,7 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int n = g->b->n, k = g->b->k;
     /* Three loop orders. When this thread has blk->tile_rows rows or more and they are more
      * than the rows-resident order's M block (which would stream the weights once per block;
-     * the tile order's M blocks, L2/kc_tile rows, are larger), the tile order
+     * the tile order's M blocks are larger), the tile order
      * (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as few
      * times as L2 allows. */
     const int mc_rows = (int)(blk->l2_floats / k); /* rows of A that fit the L2 budget */
@@ -490,28 +498,26 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int mc = equal_m_blocks(row_hi - row_lo,
                                   c_resident ? mc_c : (int)(blk->a_block_floats / k), mr);
     gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
-    const int slices = (k + kc_max - 1) / kc_max; /* per panel */
+    const int slices = (k + kc_max - 1) / kc_max, np = p_hi - p_lo; /* slices per panel */
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         if (!c_resident) {
             for (int p = p_lo; p < p_hi; p++)
                 for (int k0 = 0; k0 < k; k0 += kc_max) {
-                    /* ahead: PF_SLICES slices on in this walk (the rest of this panel, then
+                    /* ahead: PF_SLICES steps on in this walk (the rest of this panel, then
                      * the next panels) */
-                    const int to = (p - p_lo) * slices + k0 / kc_max + PF_SLICES;
-                    const int pa = p_lo + to / slices;
+                    const int s = (p - p_lo) * slices + k0 / kc_max;
                     run_strip(&strip, i0, i1, p, k0,
-                              pa < p_hi ? panel_at(g->b, pa, to % slices * kc_max) : NULL);
+                              walk_at(g->b, p_lo, np, kc_max, 1, s + PF_SLICES));
                 }
         } else {
             for (int k0 = 0; k0 < k; k0 += kc_max)
                 for (int p = p_lo; p < p_hi; p++) {
-                    /* ahead: PF_PANELS panels on in this walk (the same K slice, then the
+                    /* ahead: PF_PANELS steps on in this walk (the same K slice, then the
                      * next one's first panels) */
-                    const int to = k0 / kc_max * (p_hi - p_lo) + (p - p_lo) + PF_PANELS;
-                    const int ka = to / (p_hi - p_lo) * kc_max;
+                    const int s = k0 / kc_max * np + (p - p_lo);
                     run_strip(&strip, i0, i1, p, k0,
-                              ka < k ? panel_at(g->b, p_lo + to % (p_hi - p_lo), ka) : NULL);
+                              walk_at(g->b, p_lo, np, kc_max, 0, s + PF_PANELS));
                 }
         }
     }

@@ -175,8 +175,8 @@ typedef struct tfe_gemm_blocking {
     int kc_tile;          /* tile order: an mr×kc_tile tile of A stays in L1 while it meets
                              the panels of a weight block */
     long b_block_floats;  /* tile order: L2 budget for the weight block (kc_tile × nb panels) */
-    int tile_rows;        /* tile order for a thread's rows from this many (and over the L2
-                             budget of rows of A) */
+    int tile_rows;        /* tile order for a thread's rows from this many (and more than
+                             the rows-resident order's M block) */
 } tfe_gemm_blocking;
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);

@@ -463,11 +463,7 @@ static double worst_relative_error(const product *p)
  * other tests is too loose to notice.) */
 static void accuracy_sweep(const tfe_gemm_impl *impl)
 {
-    int n_impls;
-    const tfe_gemm_impl *impls = tfe_gemm_impls(&n_impls), *fma = NULL;
-    for (int i = 0; i < n_impls && !fma; i++)
-        if (!impls[i].amx && impls[i].nr == impl->nr && tfe_isa_allowed(impls[i].isa, TFE_ISA_AUTO))
-            fma = &impls[i];
+    const tfe_gemm_impl *fma = tfe_gemm_fma_twin(impl);
     CHECK(fma != NULL, "%s: no FMA impl with panels of %d", impl->name, impl->nr);
     const int ks[] = {64, 3072};
     for (int ki = 0; ki < 2; ki++) {
