@@ -268,17 +268,26 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
 /* Tile-unit order (impl->amx): M blocks of up to AMX_ROW_TILES 16-row tiles, K slices of
  * blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16 terms once and
  * meets every panel; each panel's slice is converted once per M block, in shares by the tile
- * calls of the panel before it (double buffered), and meets every tile. Partial sums wait in
- * C between K slices (a tile reloads them), so the bits do not depend on the team, the M block
- * or where a row sits in it. Tiles that are not a full 16×48 (the last rows, the last panel)
- * compute in a local block and copy their part of C in and out. */
+ * calls of the panel before it (double buffered), and meets every tile. Partial sums wait
+ * between K slices (a tile reloads them) in fp32, so the bits do not depend on the team, the M
+ * block or where a row sits in it; the last slice's tile goes through the epilogue into C.
+ *
+ * Where they wait: in a stage of the thread's own when its panels fit (AMX_STAGE_PANELS), else
+ * in C. C's rows are shared with the thread computing the panels beside them, and partial sums
+ * stored to and reloaded from them every K slice ran both threads slower: 128 rows × 768 ×
+ * K = 768 on two threads, the tile calls alone (no conversion) took 1.4× their time on one
+ * thread with half the panels, and exactly that time with a stage per thread. Without the
+ * stage, tiles that are not a full 16×48 (the last rows, the last panel) compute in a local
+ * block and copy their part of C in and out. */
 enum {
     AMX_ROW_TILES = 8,
     AMX_TILE = 512, /* bf16 per tile */
     AMX_CHUNKS = TFE_GEMM_AMX_KC_MAX / 32,
     AMX_A_BF16 = AMX_ROW_TILES * AMX_CHUNKS * 3 * AMX_TILE, /* an M block's K slice, 3 terms */
     AMX_B_BF16 = AMX_CHUNKS * 9 * AMX_TILE,                 /* a panel's K slice, 3 terms */
-    AMX_SCRATCH_FLOATS = (AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + 16 * 48,
+    AMX_STAGE_PANELS = 32, /* 768 columns: BERT-base's N = 768 products on one or two threads */
+    AMX_STAGE_FLOATS = AMX_STAGE_PANELS * AMX_ROW_TILES * 16 * 48,
+    AMX_SCRATCH_FLOATS = (AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + 16 * 48 + AMX_STAGE_FLOATS,
 };
 static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
 static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a cache line");
@@ -317,7 +326,7 @@ static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, 
 }
 
 /* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
- * slices, a 16×48 block for the ragged tiles. */
+ * slices, a 16×48 block for the ragged tiles, the stage (panel-major 16×48 tiles). */
 static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                            const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
                            float *scratch)
@@ -330,6 +339,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     uint16_t *abuf = (uint16_t *)scratch;
     uint16_t *bbuf[2] = {abuf + AMX_A_BF16, abuf + AMX_A_BF16 + AMX_B_BF16};
     float *cbuf = scratch + (AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
+    float *stage = np <= AMX_STAGE_PANELS ? cbuf + 16 * 48 : NULL;
     x->begin();
     /* Equal M blocks: each converts every panel once, and a thin last block would pay that
      * for a few tiles, with too few tile calls to hide the conversion among. */
@@ -356,10 +366,11 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
             for (int t = 0; t < tiles; t++) {
                 const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
                 float *c = g->c + (size_t)i * g->ldc + j0;
-                const int full = rows == 16 && cols == nr;
-                float *dst = full ? c : cbuf;
-                const size_t ldd = full ? g->ldc : 48;
-                if (!full && k0 > 0)
+                const int full = rows == 16 && cols == nr, in_c = full && !stage;
+                float *dst = stage ? stage + ((size_t)(p - p_lo) * tiles + t) * 16 * 48
+                                   : full ? c : cbuf;
+                const size_t ldd = in_c ? g->ldc : 48;
+                if (!stage && !full && k0 > 0)
                     x->finish(rows, cols, c, g->ldc, cbuf, 48, NULL);
                 if (units)
                     tfe_split_range(units, tiles, t, &next.lo, &next.hi);
@@ -368,7 +379,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
                 if (last) {
                     const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
                     x->finish(rows, cols, dst, ldd, c, g->ldc, &ep);
-                } else if (!full) {
+                } else if (!stage && !full) {
                     x->finish(rows, cols, cbuf, 48, c, g->ldc, NULL);
                 }
             }

@@ -342,6 +342,7 @@ static void driver_sweep(const tfe_gemm_impl *impl)
             for (int ki = 0; ki < 4; ki++, id++)
                 driver_case(impl, &host, hm[mi], hn[ni], hk[ki], &epis[EPI_FULL], 1, id);
     driver_case(impl, &host, 128, 768, 768, &epis[EPI_FULL], 2, id++);
+    driver_case(impl, &small, 37, 33 * nr + 5, 2 * small.kc + 3, &epis[EPI_FULL], 1, id++);
 }
 
 /* Same product computed by teams of 1..5: through tfe_gemm's OpenMP region (1, 2, 3 threads)
@@ -390,6 +391,9 @@ static void threads_sweep(const tfe_gemm_impl *impl)
     /* Enough rows that teams of 2..5 split the rows before the panels (128 rows a thread and
      * more), with a ragged last tile. */
     threads_case(impl, &small, 643, 2 * nr + 1, small.kc + 7, 2000005);
+    /* More panels than an AMX thread stages (its partial sums then wait in C), on one thread
+     * and fewer on two or more: the same bits either way. */
+    threads_case(impl, &small, 37, 33 * nr + 5, 2 * small.kc + 3, 2000006);
 }
 
 /* A row's result does not depend on the product it sits in: rows taken out of a tall product
