@@ -278,20 +278,23 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
         run_block(&s, pi0, pi1, prev, (gemm_block){0, 0, 0});
 }
 
-/* Tile-unit order (impl->amx): M blocks of up to AMX_ROW_TILES 16-row tiles, K slices of
- * blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16 terms once and
- * meets every panel; each panel's slice is converted once per M block, in shares by the tile
- * calls of the panel before it (double buffered), and meets every tile. Partial sums wait
- * between K slices (a tile reloads them) in fp32, so the bits do not depend on the team, the M
- * block or where a row sits in it; the last slice's tile goes through the epilogue into C.
+/* Tile-unit order (impl->amx), for at most AMX_STAGE_PANELS panels (tfe_gemm_team walks a
+ * thread's panels in groups of that many): M blocks of up to AMX_ROW_TILES 16-row tiles, K
+ * slices of blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16
+ * terms once and meets every panel; each panel's slice is converted once per M block, in
+ * shares by the tile calls of the panel before it (double buffered), and meets every tile.
+ * Partial sums wait between K slices (a tile reloads them) in fp32, so the bits do not depend
+ * on the team, the M block, the panel group or where a row sits in it; the last slice's tile
+ * goes through the epilogue into C.
  *
- * Where they wait: in a stage of the thread's own when its panels fit (AMX_STAGE_PANELS), else
- * in C. C's rows are shared with the thread computing the panels beside them, and partial sums
- * stored to and reloaded from them every K slice ran both threads slower: 128 rows × 768 ×
- * K = 768 on two threads, the tile calls alone (no conversion) took 1.4× their time on one
- * thread with half the panels, and exactly that time with a stage per thread. Without the
- * stage, tiles that are not a full 16×48 (the last rows, the last panel) compute in a local
- * block and copy their part of C in and out. */
+ * They wait in a stage of the thread's own (whole 16×48 tiles, so ragged ones need no
+ * special case), not in C. C's rows are shared with the thread computing the panels beside
+ * them, and partial sums stored to and reloaded from them every K slice ran both threads
+ * slower: 128 rows × 768 × K = 768 on two threads, the tile calls alone (no conversion) took
+ * 1.4× their time on one thread with half the panels, and exactly that time with a stage per
+ * thread. On one thread too, 16-row tiles of C 12 KiB apart (N = 3072) cost more than the
+ * stage's contiguous ones: BERT-base 1×128 on 1 thread 7-10% faster with FFN up's 64 panels
+ * in two staged groups (A converted twice) than kept in C. */
 enum {
     /* 10: up to 160 rows a thread are one M block, whose weights are converted once. With
      * 8, 150 rows were two blocks of 80 (BERT-base 1×300 on 2 threads 11% slower) and the
@@ -301,9 +304,9 @@ enum {
     AMX_CHUNKS = TFE_GEMM_AMX_KC_MAX / 32,
     AMX_A_BF16 = AMX_ROW_TILES * AMX_CHUNKS * 3 * AMX_TILE, /* an M block's K slice, 3 terms */
     AMX_B_BF16 = AMX_CHUNKS * 9 * AMX_TILE,                 /* a panel's K slice, 3 terms */
-    AMX_STAGE_PANELS = 32, /* 1536 columns: each of BERT-base's products on two threads */
+    AMX_STAGE_PANELS = 32, /* a group: 1536 columns (BERT-base's products on two threads: one) */
     AMX_STAGE_FLOATS = AMX_STAGE_PANELS * AMX_ROW_TILES * 16 * 48,
-    AMX_SCRATCH_FLOATS = (AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + 16 * 48 + AMX_STAGE_FLOATS,
+    AMX_SCRATCH_FLOATS = (AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + AMX_STAGE_FLOATS,
 };
 static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
 static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a cache line");
@@ -342,7 +345,7 @@ static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, 
 }
 
 /* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
- * slices, a 16×48 block for the ragged tiles, the stage (panel-major 16×48 tiles). */
+ * slices, the stage (panel-major 16×48 tiles). */
 static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                            const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
                            float *scratch)
@@ -354,8 +357,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     enum { TILE = AMX_TILE };
     uint16_t *abuf = (uint16_t *)scratch;
     uint16_t *bbuf[2] = {abuf + AMX_A_BF16, abuf + AMX_A_BF16 + AMX_B_BF16};
-    float *cbuf = scratch + (AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
-    float *stage = np <= AMX_STAGE_PANELS ? cbuf + 16 * 48 : NULL;
+    float *stage = scratch + (AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
     x->begin();
     /* Equal M blocks: each converts every panel once, and a thin last block would pay that
      * for a few tiles, with too few tile calls to hide the conversion among. */
@@ -381,22 +383,14 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
             const int units = next.hi; /* all of the next slice's units, shared by the tiles */
             for (int t = 0; t < tiles; t++) {
                 const int i = i0 + 16 * t, rows = i1 - i < 16 ? i1 - i : 16;
-                float *c = g->c + (size_t)i * g->ldc + j0;
-                const int full = rows == 16 && cols == nr, in_c = full && !stage;
-                float *dst = stage ? stage + ((size_t)(p - p_lo) * tiles + t) * 16 * 48
-                                   : full ? c : cbuf;
-                const size_t ldd = in_c ? g->ldc : 48;
-                if (!stage && !full && k0 > 0)
-                    x->finish(rows, cols, c, g->ldc, cbuf, 48, NULL);
+                float *part = stage + ((size_t)(p - p_lo) * tiles + t) * 16 * 48;
                 if (units)
                     tfe_split_range(units, tiles, t, &next.lo, &next.hi);
-                x->tile(chunks, abuf + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, dst,
-                        ldd, k0 > 0, units ? &next : NULL);
+                x->tile(chunks, abuf + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, part,
+                        48, k0 > 0, units ? &next : NULL);
                 if (last) {
                     const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
-                    x->finish(rows, cols, dst, ldd, c, g->ldc, &ep);
-                } else if (!stage && !full) {
-                    x->finish(rows, cols, cbuf, 48, c, g->ldc, NULL);
+                    x->finish(rows, cols, part, 48, g->c + (size_t)i * g->ldc + j0, g->ldc, &ep);
                 }
             }
         }
@@ -452,7 +446,9 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : own;
     const tfe_gemm_impl *fma = scratch ? NULL : tfe_gemm_fma_twin(impl);
     if (scratch)
-        gemm_amx_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi, scratch);
+        for (int q0 = p_lo; q0 < p_hi; q0 += AMX_STAGE_PANELS)
+            gemm_amx_order(impl, blk, g, row_lo, row_hi, q0,
+                           q0 + AMX_STAGE_PANELS < p_hi ? q0 + AMX_STAGE_PANELS : p_hi, scratch);
     else if (fma) /* out of memory, which only a caller without scratch meets: the FMA kernel
                      on the same panels computes this share instead (other bits, no gap) */
         gemm_fma_share(fma, blk, g, row_lo, row_hi, p_lo, p_hi);

@@ -391,8 +391,8 @@ static void threads_sweep(const tfe_gemm_impl *impl)
     /* Enough rows that teams of 2..5 split the rows before the panels (128 rows a thread and
      * more), with a ragged last tile. */
     threads_case(impl, &small, 643, 2 * nr + 1, small.kc + 7, 2000005);
-    /* More panels than an AMX thread stages (its partial sums then wait in C), on one thread
-     * and fewer on two or more: the same bits either way. */
+    /* More panels than one AMX stage group holds: two groups on one thread (A converted for
+     * each), one on two or more; the same bits either way. */
     threads_case(impl, &small, 37, 33 * nr + 5, 2 * small.kc + 3, 2000006);
 }
 
