@@ -306,7 +306,7 @@ enum {
     AMX_B_BF16 = AMX_CHUNKS * 9 * AMX_TILE,                 /* a panel's K slice, 3 terms */
     AMX_STAGE_PANELS = 32, /* a group: 1536 columns (BERT-base's products on two threads: one) */
     AMX_STAGE_FLOATS = AMX_STAGE_PANELS * AMX_ROW_TILES * 16 * 48,
-    AMX_SCRATCH_FLOATS = (AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + AMX_STAGE_FLOATS,
+    AMX_SCRATCH_FLOATS = (2 * AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + AMX_STAGE_FLOATS,
 };
 static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
 static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a cache line");
@@ -344,8 +344,21 @@ static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, 
                                walk_at(g->b, p_lo, np, kc_max, 0, s + 1)};
 }
 
-/* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice, two panel
- * slices, the stage (panel-major 16×48 tiles). */
+/* Row tiles [t_lo, t_hi) of rows [i0, i1)'s K slice at k0 (kc values) into dst, the block's
+ * converted slice. */
+static void amx_pack_a_tiles(const tfe_gemm_amx *x, const tfe_gemm_args *g, int i0, int i1,
+                             int k0, int kc, int t_lo, int t_hi, uint16_t *dst)
+{
+    const int tiles = (i1 - i0 + 15) / 16, first = i0 + 16 * t_lo;
+    const int last = i0 + 16 * t_hi < i1 ? i0 + 16 * t_hi : i1;
+    if (t_lo < t_hi)
+        x->pack_a(last - first, t_hi - t_lo, kc, (kc + 31) / 32,
+                  g->a + (size_t)first * g->lda + k0, g->lda,
+                  dst + (size_t)t_lo * 3 * AMX_TILE, (size_t)tiles * 3 * AMX_TILE);
+}
+
+/* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice and the next
+ * one, two panel slices, the stage (panel-major 16×48 tiles). */
 static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                            const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
                            float *scratch)
@@ -355,9 +368,9 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int kc_max = blk->kc < TFE_GEMM_AMX_KC_MAX ? blk->kc : TFE_GEMM_AMX_KC_MAX;
     const int np = p_hi - p_lo, steps = (k + kc_max - 1) / kc_max * np;
     enum { TILE = AMX_TILE };
-    uint16_t *abuf = (uint16_t *)scratch;
-    uint16_t *bbuf[2] = {abuf + AMX_A_BF16, abuf + AMX_A_BF16 + AMX_B_BF16};
-    float *stage = scratch + (AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
+    uint16_t *abuf[2] = {(uint16_t *)scratch, (uint16_t *)scratch + AMX_A_BF16};
+    uint16_t *bbuf[2] = {abuf[1] + AMX_A_BF16, abuf[1] + AMX_A_BF16 + AMX_B_BF16};
+    float *stage = scratch + (2 * AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
     x->begin();
     /* Equal M blocks: each converts every panel once, and a thin last block would pay that
      * for a few tiles, with too few tile calls to hide the conversion among. */
@@ -366,16 +379,20 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
         const int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         const int tiles = (i1 - i0 + 15) / 16;
         /* The steps form one stream: the tiles of each convert the next step's panel slice,
-         * across K slices too, so no slice but the block's first is converted alone. */
+         * across K slices too, so no slice but the block's first is converted alone. The
+         * block's next K slice of A is converted the same way, a row tile at a time after the
+         * tile calls of the slice before (double buffered). */
         tfe_gemm_amx_pack first = amx_step(g, kc_max, p_lo, np, 0, bbuf[0]);
         x->pack_b(&first);
+        amx_pack_a_tiles(x, g, i0, i1, 0, k < kc_max ? k : kc_max, 0, tiles, abuf[0]);
+        const int calls = np * tiles; /* tile calls a K slice */
         for (int s = 0; s < steps; s++) {
             const int k0 = s / np * kc_max, p = p_lo + s % np;
             const int kc = k - k0 < kc_max ? k - k0 : kc_max, chunks = (kc + 31) / 32;
             const int last = k0 + kc == k, j0 = p * nr, cols = n - j0 < nr ? n - j0 : nr;
-            if (p == p_lo) /* a new K slice of the block's rows */
-                x->pack_a(i1 - i0, tiles, kc, chunks, g->a + (size_t)i0 * g->lda + k0, g->lda,
-                          abuf);
+            const uint16_t *a = abuf[s / np & 1];
+            uint16_t *a_next = last ? NULL : abuf[(s / np + 1) & 1];
+            const int kn = k0 + kc, kc_next = k - kn < kc_max ? k - kn : kc_max;
             const uint16_t *b = bbuf[s & 1];
             tfe_gemm_amx_pack next = {0};
             if (s + 1 < steps)
@@ -386,8 +403,13 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
                 float *part = stage + ((size_t)(p - p_lo) * tiles + t) * 16 * 48;
                 if (units)
                     tfe_split_range(units, tiles, t, &next.lo, &next.hi);
-                x->tile(chunks, abuf + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, part,
+                x->tile(chunks, a + (size_t)t * 3 * TILE, (size_t)tiles * 3 * TILE, b, part,
                         48, k0 > 0, units ? &next : NULL);
+                if (a_next) { /* this call's share of the next slice's row tiles */
+                    const int j = (p - p_lo) * tiles + t;
+                    amx_pack_a_tiles(x, g, i0, i1, kn, kc_next, j * tiles / calls,
+                                     (j + 1) * tiles / calls, a_next);
+                }
                 if (last) {
                     const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
                     x->finish(rows, cols, part, 48, g->c + (size_t)i * g->ldc + j0, g->ldc, &ep);

@@ -92,7 +92,8 @@ typedef TFE_GEMM_FEW_PACK((*tfe_gemm_few_pack_fn));
  * block of 16-row tiles) and of each panel into bf16 terms just before the tiles use them, so
  * memory and the weight stream are the same as for the fp32 kernels. A K slice is `chunks`
  * chunks of 32 values (missing K, rows and columns are zeros).
- *   pack_a: rows (<= 16·tiles) rows of a[.. × kc] → dst, tiles·chunks·3 tiles of 512 bf16
+ *   pack_a: rows (<= 16·tiles) rows of a[.. × kc] → dst, chunks·tiles·3 tiles of 512 bf16,
+ *           chunk c at dst + c·chunk_stride (a share of a block's tiles, or all of them)
  *   pack_b: units [lo, hi) of a panel's slice bp[kc × 48] → dst (chunks·9 tiles of 512 bf16
  *           for the whole slice; unit u is row pair u % 16 of chunk u / 16, so 16·chunks units)
  *   tile:   one 16×48 block of c (row stride ldc) += or = the row tile a (its chunks a_chunk
@@ -109,7 +110,8 @@ typedef struct tfe_gemm_amx_pack {
     const float *pf; /* the slice converted after this one (prefetched into L2), or NULL */
 } tfe_gemm_amx_pack;
 #define TFE_GEMM_AMX_PACK_A(fn)                                                                \
-    void fn(int rows, int tiles, int kc, int chunks, const float *a, size_t lda, uint16_t *dst)
+    void fn(int rows, int tiles, int kc, int chunks, const float *a, size_t lda, uint16_t *dst,  \
+            size_t chunk_stride)
 #define TFE_GEMM_AMX_PACK_B(fn) void fn(const tfe_gemm_amx_pack *pk)
 #define TFE_GEMM_AMX_TILE(fn)                                                                  \
     void fn(int chunks, const uint16_t *a, size_t a_chunk, const uint16_t *b, float *c,        \

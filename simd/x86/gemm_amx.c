@@ -60,7 +60,7 @@ TFE_GEMM_AMX_PACK_A(tfe_gemm_amx_pack_a)
         const int k0 = 32 * c;
         const __mmask16 mlo = tfe_tail_mask_avx512(kc - k0);
         const __mmask16 mhi = tfe_tail_mask_avx512(kc - k0 - 16);
-        uint16_t *tile = dst + (size_t)c * tiles * 3 * TILE;
+        uint16_t *tile = dst + (size_t)c * chunk_stride;
         for (int i = 0; i < 16 * tiles; i++) {
             uint16_t *out = tile + (size_t)(i / 16) * 3 * TILE + (i % 16) * 32;
             if (i < rows) {
