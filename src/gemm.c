@@ -110,6 +110,12 @@ static size_t block_stride(const tfe_packed *b)
     return b->blocked ? (size_t)16 * b->k : 0;
 }
 
+/* Values in the K slice that starts at k0: kc, or what is left of K. */
+static inline int slice_len(int k, int k0, int kc)
+{
+    return k - k0 < kc ? k - k0 : kc;
+}
+
 /* Rows per M block for `rows` rows and blocks of at most `mc_max`: equal blocks (a thin last
  * block would stream all the weights for a few rows), a multiple of mr, at least mr. */
 static int equal_m_blocks(int rows, int mc_max, int mr)
@@ -164,7 +170,7 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, const 
 {
     const tfe_gemm_args *g = s->g;
     const int mr = s->mr, nr = s->nr, k = s->k;
-    const int kc = k - k0 < s->kc ? k - k0 : s->kc;
+    const int kc = slice_len(k, k0, s->kc);
     const int last = k0 + kc == k;
     const int j0 = p * nr, cols = s->n - j0 < nr ? s->n - j0 : nr;
     const float *bp = panel_at(g->b, p, k0);
@@ -211,12 +217,12 @@ static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_blo
 {
     const tfe_gemm_args *g = s->g;
     const int mr = s->impl->mr, nr = s->impl->nr, k = s->k;
-    const int kc = k - b.k0 < s->kc ? k - b.k0 : s->kc, last = b.k0 + kc == k;
+    const int kc = slice_len(k, b.k0, s->kc), last = b.k0 + kc == k;
     const int tiles = (i1 - i0 + mr - 1) / mr, stream = tiles < 4;
     const int flags = (b.k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0);
     /* The next block's panel slices, each cut into equal chunks, one chunk per call. */
     const int nx_np = stream ? 0 : nx.p1 - nx.p0;
-    const int nx_kc = k - nx.k0 < s->kc ? k - nx.k0 : s->kc;
+    const int nx_kc = slice_len(k, nx.k0, s->kc);
     const int slice_lines = (int)((size_t)nx_kc * stream_row(g->b) * sizeof(float) / 64);
     const int chunks = nx_np > 0 ? tiles * (b.p1 - b.p0) / nx_np : 0;
     int call = 0;
@@ -338,7 +344,7 @@ size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl, int k_max)
 static tfe_gemm_amx_pack amx_step(const tfe_gemm_args *g, int kc_max, int p_lo, int np, int s,
                                   uint16_t *dst)
 {
-    const int k = g->b->k, k0 = s / np * kc_max, kc = k - k0 < kc_max ? k - k0 : kc_max;
+    const int k = g->b->k, k0 = s / np * kc_max, kc = slice_len(k, k0, kc_max);
     return (tfe_gemm_amx_pack){walk_at(g->b, p_lo, np, kc_max, 0, s), block_stride(g->b),
                                kc, 0, 16 * ((kc + 31) / 32), dst,
                                walk_at(g->b, p_lo, np, kc_max, 0, s + 1)};
@@ -367,6 +373,7 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int n = g->b->n, k = g->b->k, nr = impl->nr;
     const int kc_max = blk->kc < TFE_GEMM_AMX_KC_MAX ? blk->kc : TFE_GEMM_AMX_KC_MAX;
     const int np = p_hi - p_lo, steps = (k + kc_max - 1) / kc_max * np;
+    assert(np <= AMX_STAGE_PANELS); /* the stage holds one group of panels */
     enum { TILE = AMX_TILE };
     uint16_t *abuf[2] = {(uint16_t *)scratch, (uint16_t *)scratch + AMX_A_BF16};
     uint16_t *bbuf[2] = {abuf[1] + AMX_A_BF16, abuf[1] + AMX_A_BF16 + AMX_B_BF16};
@@ -384,15 +391,15 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
          * tile calls of the slice before (double buffered). */
         tfe_gemm_amx_pack first = amx_step(g, kc_max, p_lo, np, 0, bbuf[0]);
         x->pack_b(&first);
-        amx_pack_a_tiles(x, g, i0, i1, 0, k < kc_max ? k : kc_max, 0, tiles, abuf[0]);
+        amx_pack_a_tiles(x, g, i0, i1, 0, slice_len(k, 0, kc_max), 0, tiles, abuf[0]);
         const int calls = np * tiles; /* tile calls a K slice */
         for (int s = 0; s < steps; s++) {
             const int k0 = s / np * kc_max, p = p_lo + s % np;
-            const int kc = k - k0 < kc_max ? k - k0 : kc_max, chunks = (kc + 31) / 32;
+            const int kc = slice_len(k, k0, kc_max), chunks = (kc + 31) / 32;
             const int last = k0 + kc == k, j0 = p * nr, cols = n - j0 < nr ? n - j0 : nr;
             const uint16_t *a = abuf[s / np & 1];
             uint16_t *a_next = last ? NULL : abuf[(s / np + 1) & 1];
-            const int kn = k0 + kc, kc_next = k - kn < kc_max ? k - kn : kc_max;
+            const int kn = k0 + kc, kc_next = slice_len(k, kn, kc_max);
             const uint16_t *b = bbuf[s & 1];
             tfe_gemm_amx_pack next = {0};
             if (s + 1 < steps)
