@@ -158,6 +158,10 @@ typedef struct gemm_strip {
     const tfe_gemm_impl *impl;
     const tfe_gemm_args *g;
     int mr, nr, n, k, kc;
+    /* A's rows packed in tiles (impl->tile_pack) from row a_i0, K values [a_k0, a_k0 + a_k),
+     * or NULL: the kernel reads A strided. */
+    const float *apack;
+    int a_i0, a_k0, a_k;
 } gemm_strip;
 
 /* Rows [i0, i1) of panel p against its K slice at k0, tile by tile. The weights come from
@@ -181,13 +185,17 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, const 
     const int stream = tiles < 4;
     const int next_lines =
         ahead && !stream ? (int)(((size_t)s->kc * stream_row(g->b) * sizeof(float) + 63) / 64) : 0;
+    const int packed = s->apack && !stream; /* (the driver packs only for 4 tiles or more) */
     for (int i = i0, t = 0; i < i1; i += mr, t++) {
         int lo, hi; /* this tile's share of the next slice's lines */
         tfe_split_range(next_lines, tiles, t, &lo, &hi);
         const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
-        s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, g->a + (size_t)i * g->lda + k0,
-                         g->lda, bp, block_stride(g->b), g->c + (size_t)i * g->ldc + j0, g->ldc,
-                         (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0),
+        const float *a = packed ? s->apack + ((size_t)(i - s->a_i0) / mr * s->a_k + (k0 - s->a_k0)) * mr
+                                : g->a + (size_t)i * g->lda + k0;
+        s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, a, g->lda, bp, block_stride(g->b),
+                         g->c + (size_t)i * g->ldc + j0, g->ldc,
+                         (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0) |
+                             (packed ? TFE_GEMM_A_PACKED : 0),
                          last ? &ep : NULL, hi > lo ? next + (size_t)lo * 64 : NULL, hi - lo);
     }
 }
@@ -332,11 +340,24 @@ static size_t few_scratch_floats(const tfe_gemm_impl *impl, int k_max)
     return (floats + 15) / 16 * 16;
 }
 
+/* Packed-A scratch (impl->tile_pack): the rows-resident order's M block, its rows × K, which
+ * also holds the C-resident order's (under blk->tile_rows rows × a K slice). The driver packs
+ * only what fits, so a caller's own blocking stays safe. */
+static size_t tile_pack_floats(const tfe_gemm_impl *impl, int k_max)
+{
+    tfe_gemm_blocking b;
+    tfe_gemm_blocking_init(impl, &b);
+    const size_t floats = (size_t)b.a_block_floats + (size_t)impl->mr * (size_t)k_max;
+    return (floats + 15) / 16 * 16;
+}
+
 size_t tfe_gemm_scratch_floats(const tfe_gemm_impl *impl, int k_max)
 {
     if (impl->amx)
         return AMX_SCRATCH_FLOATS;
-    return impl->few_rows ? few_scratch_floats(impl, k_max) : 0;
+    const size_t few = impl->few_rows ? few_scratch_floats(impl, k_max) : 0;
+    const size_t pack = impl->tile_pack ? tile_pack_floats(impl, k_max) : 0;
+    return few > pack ? few : pack;
 }
 
 /* Step s's panel slice to convert into dst, with step s + 1's to prefetch (an M block's walk
@@ -428,7 +449,8 @@ static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
 }
 
 static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
-                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi);
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
+                           float *pack, size_t pack_floats);
 static void gemm_few_rows(const tfe_gemm_impl *impl, const tfe_gemm_args *g, int row_lo,
                           int row_hi, int p_lo, int p_hi, float *scratch);
 
@@ -463,12 +485,13 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     if (!impl->amx) {
         /* Few rows (a short request): one pass per panel (see the few-rows kernel), with
          * scratch for A and C (without it, the tiles below). */
-        if (impl->few_rows && row_hi - row_lo <= impl->mr_few && g->scratch &&
+        float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : NULL;
+        if (impl->few_rows && row_hi - row_lo <= impl->mr_few && scratch &&
             g->scratch_stride >= few_scratch_floats(impl, g->b->k))
-            gemm_few_rows(impl, g, row_lo, row_hi, p_lo, p_hi,
-                          g->scratch + (size_t)tid * g->scratch_stride);
+            gemm_few_rows(impl, g, row_lo, row_hi, p_lo, p_hi, scratch);
         else
-            gemm_fma_share(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
+            gemm_fma_share(impl, blk, g, row_lo, row_hi, p_lo, p_hi, scratch,
+                           scratch ? g->scratch_stride : 0);
         return;
     }
     float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
@@ -480,7 +503,7 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
                            q0 + AMX_STAGE_PANELS < p_hi ? q0 + AMX_STAGE_PANELS : p_hi, scratch);
     else if (fma) /* out of memory, which only a caller without scratch meets: the FMA kernel
                      on the same panels computes this share instead (other bits, no gap) */
-        gemm_fma_share(fma, blk, g, row_lo, row_hi, p_lo, p_hi);
+        gemm_fma_share(fma, blk, g, row_lo, row_hi, p_lo, p_hi, NULL, 0);
     free(own);
 }
 
@@ -517,7 +540,8 @@ static void gemm_few_rows(const tfe_gemm_impl *impl, const tfe_gemm_args *g, int
 
 /* Rows [row_lo, row_hi) × panels [p_lo, p_hi) of C with a micro-kernel impl. */
 static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
-                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi)
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
+                           float *pack, size_t pack_floats)
 {
     const int mr = impl->mr, nr = impl->nr;
     const int n = g->b->n, k = g->b->k;
@@ -549,11 +573,26 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     /* Rows-resident blocks are cut smaller than the order's choice allows (a_block_floats). */
     const int mc = equal_m_blocks(row_hi - row_lo,
                                   c_resident ? mc_c : (int)(blk->a_block_floats / k), mr);
-    gemm_strip strip = {impl, g, mr, nr, n, k, kc_max};
+    gemm_strip strip = {impl, g, mr, nr, n, k, kc_max, NULL, 0, 0, 0};
     const int slices = (k + kc_max - 1) / kc_max, np = p_hi - p_lo; /* slices per panel */
+    /* A packed in tiles where the impl has a packer and the thread's scratch holds the block's
+     * rows (rows-resident: × K, once per block; C-resident: × the K slice, once per slice),
+     * for blocks of 4 tiles or more (fewer stream the weights, unpacked). Every panel then
+     * reads A as one stream from one pointer. Measured on the AVX-512 kernel in one process,
+     * the packing included: 128 rows of K = 768 3% faster, the C-resident 128×768×3072 7%. The
+     * values and their order are the same, so are the bits. */
+    const int pack_k = c_resident ? kc_max : k;
+    if (impl->tile_pack && pack && (mc + mr - 1) / mr >= 4 &&
+        (size_t)((mc + mr - 1) / mr) * mr * (size_t)pack_k <= pack_floats)
+        strip.apack = pack;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
+        strip.a_i0 = i0;
         if (!c_resident) {
+            if (strip.apack) {
+                strip.a_k0 = 0, strip.a_k = k;
+                impl->tile_pack(i1 - i0, k, g->a + (size_t)i0 * g->lda, g->lda, pack);
+            }
             for (int p = p_lo; p < p_hi; p++)
                 for (int k0 = 0; k0 < k; k0 += kc_max) {
                     /* ahead: PF_SLICES steps on in this walk (the rest of this panel, then
@@ -563,7 +602,12 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
                               walk_at(g->b, p_lo, np, kc_max, 1, s + PF_SLICES));
                 }
         } else {
-            for (int k0 = 0; k0 < k; k0 += kc_max)
+            for (int k0 = 0; k0 < k; k0 += kc_max) {
+                if (strip.apack) {
+                    strip.a_k0 = k0, strip.a_k = slice_len(k, k0, kc_max);
+                    impl->tile_pack(i1 - i0, strip.a_k, g->a + (size_t)i0 * g->lda + k0, g->lda,
+                                    pack);
+                }
                 for (int p = p_lo; p < p_hi; p++) {
                     /* ahead: PF_PANELS steps on in this walk (the same K slice, then the
                      * next one's first panels) */
@@ -571,6 +615,7 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
                     run_strip(&strip, i0, i1, p, k0,
                               walk_at(g->b, p_lo, np, kc_max, 0, s + PF_PANELS));
                 }
+            }
         }
     }
 }

@@ -39,6 +39,8 @@ typedef struct tfe_gemm_epilogue {
 #define TFE_GEMM_STREAM_B 2   /* hint: few rows share this panel, so the weights stream from
                                  DRAM at the kernel's pace; prefetch far ahead in the panel
                                  (past the K block is fine: it is the panel's next one) */
+#define TFE_GEMM_A_PACKED 4   /* a holds the tile packed by the impl's tile_pack: k step p's
+                                 rows at a[mr·p ..], lda ignored (only impls with a tile_pack) */
 
 /* Micro-kernel: one tile of 1 <= m <= mr rows and 1 <= n <= nr columns.
  *   acc = (flags & TFE_GEMM_ACCUMULATE ? c : 0) + a[m×kc] · bp[kc×nr]
@@ -81,6 +83,13 @@ static inline int tfe_gemm_pf_chunk(int kc, int pf_lines)
 {
     return pf_lines <= 0 ? kc : kc > pf_lines ? kc / pf_lines : 1;
 }
+
+/* A's rows [0, m) × [0, k) in tiles of mr rows for a micro-kernel's TFE_GEMM_A_PACKED: tile t
+ * at dst + t·k·mr holds row t·mr + i's value p at [p·mr + i] (rows past m: zeros). Packed
+ * once, a block's rows are read by every panel as one stream from a single pointer, instead
+ * of mr strided streams that need a register each. */
+#define TFE_GEMM_TILE_PACK(fn) void fn(int m, int k, const float *a, size_t lda, float *dst)
+typedef TFE_GEMM_TILE_PACK((*tfe_gemm_tile_pack_fn));
 
 /* The few-rows kernel's A: at[k·ldt + i] = a[i·lda + k] for i < m, k < k. */
 #define TFE_GEMM_FEW_PACK(fn)                                                                  \
@@ -144,6 +153,7 @@ typedef struct tfe_gemm_impl {
     tfe_gemm_few_pack_fn few_pack; /* and its A packer */
     int mr_few;
     const tfe_gemm_amx *amx;     /* tile-unit kernels, or NULL */
+    tfe_gemm_tile_pack_fn tile_pack; /* A's packer for the micro-kernel, or NULL (A strided) */
 } tfe_gemm_impl;
 
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);
@@ -151,6 +161,7 @@ TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2);
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512);
 TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512);
 TFE_GEMM_FEW_PACK(tfe_gemm_few_pack__avx512);
+TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512);
 TFE_GEMM_UKERNEL(tfe_gemm_8x8__neon);
 
 /* Weights packed for one impl. */

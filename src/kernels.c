@@ -14,19 +14,24 @@ static const tfe_gemm_amx gemm_amx = {tfe_gemm_amx_pack_a, tfe_gemm_amx_pack_b, 
 
 static const tfe_gemm_impl gemm_impls[] = {
 #if TFE_HAVE_AMX
-    {"bf16x3_16x48__amx", TFE_ISA_AMX, 16, 48, 1, NULL, NULL, NULL, 0, &gemm_amx},
+    {.name = "bf16x3_16x48__amx", .isa = TFE_ISA_AMX, .mr = 16, .nr = 48, .blocked = 1,
+     .amx = &gemm_amx},
 #endif
 #if TFE_HAVE_AVX512
-    {"8x48__avx512", TFE_ISA_AVX512, 8, 48, 1, tfe_gemm_8x48__avx512,
-     tfe_gemm_few24x16__avx512, tfe_gemm_few_pack__avx512, 24, NULL},
+    {.name = "8x48__avx512", .isa = TFE_ISA_AVX512, .mr = 8, .nr = 48, .blocked = 1,
+     .ukernel = tfe_gemm_8x48__avx512, .few_rows = tfe_gemm_few24x16__avx512,
+     .few_pack = tfe_gemm_few_pack__avx512, .mr_few = 24,
+     .tile_pack = tfe_gemm_tile_pack8__avx512},
 #endif
 #if TFE_HAVE_AVX2
-    {"6x16__avx2", TFE_ISA_AVX2, 6, 16, 0, tfe_gemm_6x16__avx2, NULL, NULL, 0, NULL},
+    {.name = "6x16__avx2", .isa = TFE_ISA_AVX2, .mr = 6, .nr = 16,
+     .ukernel = tfe_gemm_6x16__avx2},
 #endif
 #if TFE_HAVE_NEON
-    {"8x8__neon", TFE_ISA_NEON, 8, 8, 0, tfe_gemm_8x8__neon, NULL, NULL, 0, NULL},
+    {.name = "8x8__neon", .isa = TFE_ISA_NEON, .mr = 8, .nr = 8, .ukernel = tfe_gemm_8x8__neon},
 #endif
-    {"4x16__scalar", TFE_ISA_SCALAR, 4, 16, 0, tfe_gemm_4x16__scalar, NULL, NULL, 0, NULL},
+    {.name = "4x16__scalar", .isa = TFE_ISA_SCALAR, .mr = 4, .nr = 16,
+     .ukernel = tfe_gemm_4x16__scalar},
 };
 
 static const tfe_attention_impl attention_impls[] = {

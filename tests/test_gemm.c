@@ -443,6 +443,95 @@ static void rows_sweep(const tfe_gemm_impl *impl)
     rows_case(impl, &host, m, impl->nr + 5, k, 3000001);
 }
 
+/* An impl's A packer (impl->tile_pack) against the layout gemm.h describes: tile t, k step p,
+ * row i at [t·k·mr + p·mr + i], rows past m zero, nothing written past the last tile. */
+static void tile_pack_case(const tfe_gemm_impl *impl, int m, int k, uint64_t case_id)
+{
+    tt_rng rng = tt_rng_for(case_id);
+    const int mr = impl->mr, tiles = (m + mr - 1) / mr;
+    const size_t lda = (size_t)k + 3, len = (size_t)tiles * k * mr;
+    float *a = tt_alloc((size_t)m * lda), *buf = tt_alloc(len + 2 * GUARD);
+    tt_fill(&rng, a, (size_t)m * lda, -1.0f, 1.0f);
+    tt_canary_fill(buf, len + 2 * GUARD);
+    float *dst = buf + GUARD;
+    impl->tile_pack(m, k, a, lda, dst);
+    for (int t = 0; t < tiles; t++)
+        for (int p = 0; p < k; p++)
+            for (int i = 0; i < mr; i++) {
+                const int row = t * mr + i;
+                const float want = row < m ? a[(size_t)row * lda + p] : 0.0f;
+                const float got = dst[((size_t)t * k + p) * mr + i];
+                CHECK(memcmp(&got, &want, sizeof got) == 0,
+                      "%s tile_pack m=%d k=%d: tile %d k %d row %d is %g, want %g", impl->name,
+                      m, k, t, p, i, got, want);
+            }
+    CHECK(tt_canary_check(buf, GUARD) < 0 && tt_canary_check(dst + len, GUARD) < 0,
+          "%s tile_pack m=%d k=%d wrote outside its tiles", impl->name, m, k);
+    free(a), free(buf);
+}
+
+/* The driver with A packed (scratch given) and read strided (no scratch) gives the same bits,
+ * in both panel orders and across K slices, M blocks and ragged tiles; a thread without
+ * scratch, or with too little for the block, reads A strided. */
+static void packed_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, int m, int n,
+                        int k, uint64_t case_id)
+{
+    product p;
+    product_init(&p, impl, m, n, k, &epis[EPI_FULL], case_id);
+    char what[256];
+    snprintf(what, sizeof what, "%s packed A m=%d n=%d k=%d (kc %d) case %llu", impl->name, m,
+             n, k, blk->kc, (unsigned long long)case_id);
+    tfe_gemm_team(impl, blk, &p.args, 0, 1); /* no scratch: strided */
+    product_check(&p, what);
+    float *strided = tt_alloc(p.c_len);
+    memcpy(strided, p.cbuf, p.c_len * sizeof *strided);
+    const size_t floats = tfe_gemm_scratch_floats(impl, k);
+    float *scratch = tt_alloc(floats);
+    const size_t strides[] = {floats, (size_t)impl->mr * 4}; /* enough; too little to pack */
+    for (int si = 0; si < 2; si++) {
+        tt_canary_fill(p.cbuf, p.c_len);
+        tfe_gemm_args g = p.args;
+        g.scratch = scratch, g.scratch_stride = strides[si];
+        tfe_gemm_team(impl, blk, &g, 0, 1);
+        CHECK(memcmp(strided, p.cbuf, p.c_len * sizeof *strided) == 0,
+              "%s: differs from A read strided (scratch stride %zu)", what, strides[si]);
+    }
+    free(scratch), free(strided);
+    product_free(&p);
+}
+
+static void packed_sweep(const tfe_gemm_impl *impl)
+{
+    if (!impl->tile_pack)
+        return;
+    const int mr = impl->mr, nr = impl->nr;
+    const int pm[] = {1, mr - 1, mr, mr + 1, 15, 16, 17, 37};
+    const int pk[] = {1, 15, 16, 17, 77};
+    uint64_t id = 4000000;
+    for (int mi = 0; mi < 8; mi++)
+        for (int ki = 0; ki < 5; ki++)
+            tile_pack_case(impl, pm[mi], pk[ki], id++);
+    /* Panel orders only (no tile order), K slices of 32 and M blocks of 5 tiles: rows-resident
+     * on a wide product, C-resident on a deep one; 3 tiles (not packed), 4 with a ragged one,
+     * several blocks with a ragged last one. */
+    tfe_gemm_blocking host;
+    tfe_gemm_blocking_init(impl, &host);
+    const int sm[] = {3 * mr, 4 * mr - 1, 37, 130};
+    for (int mi = 0; mi < 4; mi++) {
+        tfe_gemm_blocking blk = host;
+        blk.kc = 32, blk.tile_rows = 1 << 30;
+        const int wide_n = next_prime(9 * nr), wide_k = 3 * blk.kc + 5;
+        blk.l2_floats = blk.a_block_floats = 5L * mr * wide_k;
+        packed_case(impl, &blk, sm[mi], wide_n, wide_k, id++);
+        const int deep_n = nr + 1, deep_k = 8 * blk.kc + 3;
+        blk.l2_floats = blk.a_block_floats = 5L * mr * (2 * nr + blk.kc);
+        packed_case(impl, &blk, sm[mi], deep_n, deep_k, id++);
+    }
+    /* the host's own blocking */
+    packed_case(impl, &host, 37, 2 * nr + 1, host.kc + 5, id++);
+    packed_case(impl, &host, 130, 4 * nr, 3 * host.kc + 1, id++);
+}
+
 /* Largest |c - oracle| / Σ|a·w| over a product's elements. */
 static double worst_relative_error(const product *p)
 {
@@ -521,6 +610,8 @@ TFE_TEST(gemm, threads_avx2) { for_isa(TFE_ISA_AVX2, threads_sweep); }
 TFE_TEST(gemm, threads_avx512) { for_isa(TFE_ISA_AVX512, threads_sweep); }
 TFE_TEST(gemm, threads_neon) { for_isa(TFE_ISA_NEON, threads_sweep); }
 TFE_TEST(gemm, threads_amx) { for_isa(TFE_ISA_AMX, threads_sweep); }
+
+TFE_TEST(gemm, packed_a_avx512) { for_isa(TFE_ISA_AVX512, packed_sweep); }
 
 TFE_TEST(gemm, rows_scalar) { for_isa(TFE_ISA_SCALAR, rows_sweep); }
 TFE_TEST(gemm, rows_avx2) { for_isa(TFE_ISA_AVX2, rows_sweep); }

@@ -1,5 +1,5 @@
 /* AVX-512 GEMM kernels on blocked panels of 48 (gemm.h): the micro-kernel 8x48 (mirrors
- * tfe_gemm_4x16__scalar in src/gemm_scalar.c) and the few-rows kernel.
+ * tfe_gemm_4x16__scalar in src/gemm_scalar.c), its A packer, and the few-rows kernel.
  * 8x48 register budget: 8 rows × 3 zmm = 24 accumulators + 3 B vectors + 1 broadcast = 28 of
  * 32. Per k step: 3 B loads (one from each column block) + 8 broadcasts feed 24 FMAs, well
  * inside two load ports. */
@@ -31,8 +31,11 @@ static inline __attribute__((always_inline)) void k_step(const int M, __m512 acc
 }
 
 /* One tile with a compile-time row count M (the switch below instantiates 1..8). Columns past
- * n are masked on every load and store of c and of the epilogue's bias/residual. */
-static inline __attribute__((always_inline)) void tile(const int M, const int STREAM, int n, int kc,
+ * n are masked on every load and store of c and of the epilogue's bias/residual. PACKED: a
+ * holds the tile packed (k step p's rows at a[8p..8p+M)), so one pointer with immediate
+ * offsets reads all rows, in one stream. */
+static inline __attribute__((always_inline)) void tile(const int M, const int STREAM,
+                                                       const int PACKED, int n, int kc,
                                                        const float *a, size_t lda,
                                                        const float *bp, size_t bs, float *c,
                                                        size_t ldc,
@@ -60,7 +63,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
         for (const int own = kc < 3 * M ? kc : 3 * M; p < own; p++, bp += 16) {
             if (16 * (p % 3) < n)
                 _mm_prefetch((const char *)(c + p / 3 * ldc + 16 * (p % 3)), _MM_HINT_ET0);
-            k_step(M, acc, bp, bs, a + p, lda);
+            k_step(M, acc, bp, bs, PACKED ? a + MR * p : a + p, PACKED ? 1 : lda);
         }
     /* The remaining k steps run in chunks with one L2 prefetch of the hinted lines before
      * each, so the inner loop stays free of prefetch bookkeeping. */
@@ -79,7 +82,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
                 _mm_prefetch((const char *)(bp + bs + STREAM_AHEAD * 16), _MM_HINT_T2);
                 _mm_prefetch((const char *)(bp + 2 * bs + STREAM_AHEAD * 16), _MM_HINT_T2);
             }
-            k_step(M, acc, bp, bs, a + p, lda);
+            k_step(M, acc, bp, bs, PACKED ? a + MR * p : a + p, PACKED ? 1 : lda);
         }
     }
     if (ep) {
@@ -103,28 +106,66 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
             _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
 }
 
-/* All row counts × {resident, streaming}: compile-time constants keep the 24 accumulators in
- * registers and the prefetch out of the resident loop. */
-#define TILE_ARGS n, kc, a, lda, bp, bstride, c, ldc, accumulate, ep, pf, pf_lines
-#define TILE_ROWS(STREAM)                                                                      \
-    switch (m) {                                                                               \
-    case 8: tile(8, STREAM, TILE_ARGS); break;                                                 \
-    case 7: tile(7, STREAM, TILE_ARGS); break;                                                 \
-    case 6: tile(6, STREAM, TILE_ARGS); break;                                                 \
-    case 5: tile(5, STREAM, TILE_ARGS); break;                                                 \
-    case 4: tile(4, STREAM, TILE_ARGS); break;                                                 \
-    case 3: tile(3, STREAM, TILE_ARGS); break;                                                 \
-    case 2: tile(2, STREAM, TILE_ARGS); break;                                                 \
-    default: tile(1, STREAM, TILE_ARGS); break;                                                \
+/* All row counts × {resident, streaming, resident on packed A}: compile-time constants keep
+ * the 24 accumulators in registers and the prefetch out of the resident loop. Each variant is
+ * its own function: with all three in one, gcc spilled accumulators to the stack in every k
+ * step of some (AVX-512 sessions 30% slower). (Streaming tiles are few to a panel slice, and
+ * the driver does not pack A for them.) */
+#define TILE_VARIANT(name, STREAM, PACKED)                                                     \
+    static __attribute__((noinline)) void name(                                                \
+        int m, int n, int kc, const float *a, size_t lda, const float *bp, size_t bstride,    \
+        float *c, size_t ldc, int accumulate, const tfe_gemm_epilogue *ep, const char *pf,    \
+        int pf_lines)                                                                          \
+    {                                                                                          \
+        switch (m) {                                                                           \
+        case 8: tile(8, STREAM, PACKED, TILE_ARGS); break;                                     \
+        case 7: tile(7, STREAM, PACKED, TILE_ARGS); break;                                     \
+        case 6: tile(6, STREAM, PACKED, TILE_ARGS); break;                                     \
+        case 5: tile(5, STREAM, PACKED, TILE_ARGS); break;                                     \
+        case 4: tile(4, STREAM, PACKED, TILE_ARGS); break;                                     \
+        case 3: tile(3, STREAM, PACKED, TILE_ARGS); break;                                     \
+        case 2: tile(2, STREAM, PACKED, TILE_ARGS); break;                                     \
+        default: tile(1, STREAM, PACKED, TILE_ARGS); break;                                    \
+        }                                                                                      \
     }
+#define TILE_ARGS n, kc, a, lda, bp, bstride, c, ldc, accumulate, ep, pf, pf_lines
+TILE_VARIANT(tiles_resident, 0, 0)
+TILE_VARIANT(tiles_stream, 1, 0)
+TILE_VARIANT(tiles_packed, 0, 1)
 
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
 {
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
     if (flags & TFE_GEMM_STREAM_B)
-        TILE_ROWS(1)
+        tiles_stream(m, TILE_ARGS);
+    else if (flags & TFE_GEMM_A_PACKED)
+        tiles_packed(m, TILE_ARGS);
     else
-        TILE_ROWS(0)
+        tiles_resident(m, TILE_ARGS);
+}
+
+/* A's rows in tiles of 8 for the 8x48 kernel (TFE_GEMM_TILE_PACK): 16 rows at a time, 16×16
+ * in-register transposes, each 16-value column split between the two tiles it holds. */
+TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512)
+{
+    for (int g = 0; g < m; g += 16) {
+        const int rows = m - g < 16 ? m - g : 16;
+        float *t0 = dst + (size_t)(g / MR) * k * MR, *t1 = t0 + (size_t)k * MR;
+        for (int k0 = 0; k0 < k; k0 += 16) {
+            const int cols = k - k0 < 16 ? k - k0 : 16;
+            const __mmask16 mk = tfe_tail_mask_avx512(cols);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, a + (size_t)(g + i) * lda + k0)
+                                : _mm512_setzero_ps();
+            tfe_transpose16_avx512(r);
+            for (int c = 0; c < cols; c++) {
+                _mm256_storeu_ps(t0 + (size_t)(k0 + c) * MR, _mm512_castps512_ps256(r[c]));
+                if (rows > MR)
+                    _mm256_storeu_ps(t1 + (size_t)(k0 + c) * MR, _mm512_extractf32x8_ps(r[c], 1));
+            }
+        }
+    }
 }
 
 /* Few-rows kernel: k steps ahead that each column block's stream prefetches into L2 (4 KiB). */
