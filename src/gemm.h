@@ -158,6 +158,7 @@ typedef struct tfe_gemm_impl {
 
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2);
+TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack6__avx2);
 TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512);
 TFE_GEMM_UKERNEL(tfe_gemm_few24x16__avx512);
 TFE_GEMM_FEW_PACK(tfe_gemm_few_pack__avx512);

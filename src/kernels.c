@@ -25,7 +25,7 @@ static const tfe_gemm_impl gemm_impls[] = {
 #endif
 #if TFE_HAVE_AVX2
     {.name = "6x16__avx2", .isa = TFE_ISA_AVX2, .mr = 6, .nr = 16,
-     .ukernel = tfe_gemm_6x16__avx2},
+     .ukernel = tfe_gemm_6x16__avx2, .tile_pack = tfe_gemm_tile_pack6__avx2},
 #endif
 #if TFE_HAVE_NEON
     {.name = "8x8__neon", .isa = TFE_ISA_NEON, .mr = 8, .nr = 8, .ukernel = tfe_gemm_8x8__neon},

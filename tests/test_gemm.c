@@ -611,6 +611,7 @@ TFE_TEST(gemm, threads_avx512) { for_isa(TFE_ISA_AVX512, threads_sweep); }
 TFE_TEST(gemm, threads_neon) { for_isa(TFE_ISA_NEON, threads_sweep); }
 TFE_TEST(gemm, threads_amx) { for_isa(TFE_ISA_AMX, threads_sweep); }
 
+TFE_TEST(gemm, packed_a_avx2) { for_isa(TFE_ISA_AVX2, packed_sweep); }
 TFE_TEST(gemm, packed_a_avx512) { for_isa(TFE_ISA_AVX512, packed_sweep); }
 
 TFE_TEST(gemm, rows_scalar) { for_isa(TFE_ISA_SCALAR, rows_sweep); }

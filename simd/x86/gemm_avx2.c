@@ -1,4 +1,5 @@
-/* AVX2 GEMM micro-kernel 6x16 (mirrors tfe_gemm_4x16__scalar in src/gemm_scalar.c).
+/* AVX2 GEMM micro-kernel 6x16 (mirrors tfe_gemm_4x16__scalar in src/gemm_scalar.c) and its
+ * A packer.
  * Register budget: 6 rows × 2 ymm = 12 accumulators + 2 B vectors + 1 broadcast = 15 of 16. */
 #include <immintrin.h>
 
@@ -7,8 +8,9 @@
 
 enum { MR = 6, NR = 16 };
 
-/* One tile with a compile-time row count M; columns past n are masked on c, bias, residual. */
-static inline __attribute__((always_inline)) void tile(const int M, int n, int kc,
+/* One tile with a compile-time row count M; columns past n are masked on c, bias, residual.
+ * PACKED: a holds the tile packed (k step p's rows at a[6p..6p+M)): one pointer for all rows. */
+static inline __attribute__((always_inline)) void tile(const int M, const int PACKED, int n, int kc,
                                                        const float *a, size_t lda,
                                                        const float *bp, float *c, size_t ldc,
                                                        int accumulate, const tfe_gemm_epilogue *ep,
@@ -35,7 +37,7 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
             bp += NR;
 #pragma GCC unroll 6
             for (int i = 0; i < M; i++) {
-                __m256 av = _mm256_broadcast_ss(a + i * lda + p);
+                __m256 av = _mm256_broadcast_ss(PACKED ? a + MR * p + i : a + i * lda + p);
                 acc[i][0] = _mm256_fmadd_ps(av, b0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(av, b1, acc[i][1]);
             }
@@ -62,16 +64,71 @@ static inline __attribute__((always_inline)) void tile(const int M, int n, int k
             _mm256_maskstore_ps(c + i * ldc + 8 * j, mk[j], acc[i][j]);
 }
 
+/* Row counts × {A strided, A packed}, each variant its own function (as in gemm_avx512.c). */
+#define TILE_ARGS n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines
+#define TILE_VARIANT(name, PACKED)                                                             \
+    static __attribute__((noinline)) void name(int m, int n, int kc, const float *a,           \
+                                               size_t lda, const float *bp, float *c,          \
+                                               size_t ldc, int accumulate,                     \
+                                               const tfe_gemm_epilogue *ep, const char *pf,    \
+                                               int pf_lines)                                   \
+    {                                                                                          \
+        switch (m) {                                                                           \
+        case 6: tile(6, PACKED, TILE_ARGS); break;                                             \
+        case 5: tile(5, PACKED, TILE_ARGS); break;                                             \
+        case 4: tile(4, PACKED, TILE_ARGS); break;                                             \
+        case 3: tile(3, PACKED, TILE_ARGS); break;                                             \
+        case 2: tile(2, PACKED, TILE_ARGS); break;                                             \
+        default: tile(1, PACKED, TILE_ARGS); break;                                            \
+        }                                                                                      \
+    }
+TILE_VARIANT(tiles_strided, 0)
+TILE_VARIANT(tiles_packed, 1)
+
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 {
     (void)bstride; /* plain panels */
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
-    switch (m) {
-    case 6: tile(6, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
-    case 5: tile(5, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
-    case 4: tile(4, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
-    case 3: tile(3, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
-    case 2: tile(2, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
-    default: tile(1, n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines); break;
+    if (flags & TFE_GEMM_A_PACKED)
+        tiles_packed(m, TILE_ARGS);
+    else
+        tiles_strided(m, TILE_ARGS);
+}
+
+/* A's rows in tiles of 6 for the 6x16 kernel (TFE_GEMM_TILE_PACK): per tile, 8 values of K at
+ * a time, an 8×8 in-register transpose (rows 6 and 7 zero), each k step's 6 values stored
+ * masked (the next step starts 6 floats on). */
+TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack6__avx2)
+{
+    const __m256i six = tfe_tail_mask_avx2(MR);
+    for (int t = 0; t * MR < m; t++) {
+        const int rows = m - t * MR < MR ? m - t * MR : MR;
+        float *tile = dst + (size_t)t * k * MR;
+        for (int k0 = 0; k0 < k; k0 += 8) {
+            const int cols = k - k0 < 8 ? k - k0 : 8;
+            const __m256i mk = tfe_tail_mask_avx2(cols);
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = i < rows ? _mm256_maskload_ps(a + (size_t)(t * MR + i) * lda + k0, mk)
+                                : _mm256_setzero_ps();
+            /* 8×8 transpose: r[c] ends up holding k step k0 + c of rows 0..7 */
+            __m256 u[8], v[8];
+            for (int i = 0; i < 4; i++) {
+                u[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                u[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    v[4 * i + j] = _mm256_shuffle_ps(u[4 * i + j], u[4 * i + j + 2], 0x44);
+                    v[4 * i + j + 2] = _mm256_shuffle_ps(u[4 * i + j], u[4 * i + j + 2], 0xee);
+                }
+            for (int j = 0; j < 4; j++) {
+                r[j] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
+                r[j + 4] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
+            }
+            static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+            for (int c = 0; c < cols; c++)
+                _mm256_maskstore_ps(tile + (size_t)(k0 + c) * MR, six, r[order[c]]);
+        }
     }
 }
