@@ -190,8 +190,9 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, const 
         int lo, hi; /* this tile's share of the next slice's lines */
         tfe_split_range(next_lines, tiles, t, &lo, &hi);
         const tfe_gemm_epilogue ep = tile_epilogue(g, i, j0);
-        const float *a = packed ? s->apack + ((size_t)(i - s->a_i0) / mr * s->a_k + (k0 - s->a_k0)) * mr
-                                : g->a + (size_t)i * g->lda + k0;
+        const float *a =
+            packed ? s->apack + ((size_t)(i - s->a_i0) / mr * s->a_k + (size_t)(k0 - s->a_k0)) * mr
+                   : g->a + (size_t)i * g->lda + k0;
         s->impl->ukernel(i1 - i < mr ? i1 - i : mr, cols, kc, a, g->lda, bp, block_stride(g->b),
                          g->c + (size_t)i * g->ldc + j0, g->ldc,
                          (k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0) |
@@ -578,9 +579,9 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     /* A packed in tiles where the impl has a packer and the thread's scratch holds the block's
      * rows (rows-resident: × K, once per block; C-resident: × the K slice, once per slice),
      * for blocks of 4 tiles or more (fewer stream the weights, unpacked). Every panel then
-     * reads A as one stream from one pointer. Measured on the AVX-512 kernel in one process,
-     * the packing included: 128 rows of K = 768 3% faster, the C-resident 128×768×3072 7%. The
-     * values and their order are the same, so are the bits. */
+     * reads A as one stream from one pointer (README, "A packed in tiles": AVX-512 128-row
+     * products 2.5-5% faster, packing included). The values and their order are the same, so
+     * are the bits. */
     const int pack_k = c_resident ? kc_max : k;
     if (impl->tile_pack && pack && (mc + mr - 1) / mr >= 4 &&
         (size_t)((mc + mr - 1) / mr) * mr * (size_t)pack_k <= pack_floats)

@@ -10,8 +10,8 @@ enum { MR = 6, NR = 16 };
 
 /* One tile with a compile-time row count M; columns past n are masked on c, bias, residual.
  * PACKED: a holds the tile packed (k step p's rows at a[6p..6p+M)): one pointer for all rows. */
-static inline __attribute__((always_inline)) void tile(const int M, const int PACKED, int n, int kc,
-                                                       const float *a, size_t lda,
+static inline __attribute__((always_inline)) void tile(const int M, const int PACKED, int n,
+                                                       int kc, const float *a, size_t lda,
                                                        const float *bp, float *c, size_t ldc,
                                                        int accumulate, const tfe_gemm_epilogue *ep,
                                                        const char *pf, int pf_lines)

@@ -162,7 +162,8 @@ TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512)
             for (int c = 0; c < cols; c++) {
                 _mm256_storeu_ps(t0 + (size_t)(k0 + c) * MR, _mm512_castps512_ps256(r[c]));
                 if (rows > MR)
-                    _mm256_storeu_ps(t1 + (size_t)(k0 + c) * MR, _mm512_extractf32x8_ps(r[c], 1));
+                    _mm256_storeu_ps(t1 + (size_t)(k0 + c) * MR,
+                                     _mm512_extractf32x8_ps(r[c], 1));
             }
         }
     }
