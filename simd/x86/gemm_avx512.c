@@ -144,6 +144,16 @@ TFE_GEMM_UKERNEL(tfe_gemm_8x48__avx512)
         tiles_resident(m, TILE_ARGS);
 }
 
+/* The rows × cols block at a (row stride lda; at most 16 × 16) as columns: r[c] holds column
+ * c, one lane per row, zeros past rows (and r[c] for c >= cols all zero). For both packers. */
+static inline void load_columns16(const float *a, size_t lda, int rows, int cols, __m512 r[16])
+{
+    const __mmask16 mk = tfe_tail_mask_avx512(cols);
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, a + (size_t)i * lda) : _mm512_setzero_ps();
+    tfe_transpose16_avx512(r);
+}
+
 /* A's rows in tiles of 8 for the 8x48 kernel (TFE_GEMM_TILE_PACK): 16 rows at a time, 16×16
  * in-register transposes, each 16-value column split between the two tiles it holds. */
 TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512)
@@ -153,12 +163,8 @@ TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512)
         float *t0 = dst + (size_t)(g / MR) * k * MR, *t1 = t0 + (size_t)k * MR;
         for (int k0 = 0; k0 < k; k0 += 16) {
             const int cols = k - k0 < 16 ? k - k0 : 16;
-            const __mmask16 mk = tfe_tail_mask_avx512(cols);
             __m512 r[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, a + (size_t)(g + i) * lda + k0)
-                                : _mm512_setzero_ps();
-            tfe_transpose16_avx512(r);
+            load_columns16(a + (size_t)g * lda + k0, lda, rows, cols, r);
             for (int c = 0; c < cols; c++) {
                 _mm256_storeu_ps(t0 + (size_t)(k0 + c) * MR, _mm512_castps512_ps256(r[c]));
                 if (rows > MR)
@@ -275,12 +281,8 @@ TFE_GEMM_FEW_PACK(tfe_gemm_few_pack__avx512)
         const __mmask16 mrows = tfe_tail_mask_avx512(rows);
         for (int k0 = 0; k0 < k; k0 += 16) {
             const int cols = k - k0 < 16 ? k - k0 : 16;
-            const __mmask16 mk = tfe_tail_mask_avx512(cols);
             __m512 r[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, a + (size_t)(g + i) * lda + k0)
-                                : _mm512_setzero_ps();
-            tfe_transpose16_avx512(r);
+            load_columns16(a + (size_t)g * lda + k0, lda, rows, cols, r);
             for (int c = 0; c < cols; c++)
                 _mm512_mask_storeu_ps(at + (size_t)(k0 + c) * ldt + g, mrows, r[c]);
         }
