@@ -105,7 +105,7 @@ tfe_status tfe_session_create(const tfe_model *model, const tfe_session_options 
 void tfe_session_free(tfe_session *session);
 int tfe_session_threads(const tfe_session *session);
 /* Name of the GEMM kernel this session runs. A model on a tile unit (AMX) keeps an FMA kernel
- * for sessions sized for fewer than 48 tokens per call (max_batch x max_seq), where the tile
+ * for sessions sized for fewer than 44 tokens per call (max_batch x max_seq), where the tile
  * unit is slower; the choice is made once, so results never depend on the size of a call. */
 const char *tfe_session_gemm(const tfe_session *session);
 /* Bytes of activation workspace the session holds now. */

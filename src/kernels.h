@@ -34,11 +34,12 @@ int tfe_isa_allowed(tfe_isa isa, tfe_isa cap);
  * TFENC_ISA environment variable, if it wants to, before calling). */
 void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
 
-/* Tokens per call from which the tile unit beats FMAs end to end: BERT-base and MiniLM on 2
- * threads, AMX against AVX-512, were 1.2-1.4x slower at 16 tokens, 1.0-1.2x at 32, 5-10%
- * faster at 48 and 1.15x at 64 (its bf16 conversion costs what its dot products save at few
- * rows). */
-#define TFE_TILE_GEMM_MIN_TOKENS 48
+/* Tokens per call from which the tile unit beats FMAs end to end (its bf16 conversion costs
+ * what its dot products save at few rows). In one process, AMX against AVX-512 (on packed A):
+ * BERT-base on 2 threads 1.21x the time at 16 tokens, 1.14x at 32, 1.01x at 36, 0.96x at 40,
+ * 0.90x at 44; MiniLM 1.09x at 36, 1.02x at 40, 0.93x at 44; on 1 thread at 44, 0.90x and
+ * 0.94x. */
+#define TFE_TILE_GEMM_MIN_TOKENS 44
 
 /* The GEMM a session sized for `max_tokens` per call runs, and its blocking. Fixed for the
  * session's life, so its results never depend on the size of a call. */
