@@ -639,6 +639,8 @@ TFE_TEST(gemm, registry)
         CHECK(g->mr >= 1 && g->nr >= 1, "%s: mr %d nr %d", g->name, g->mr, g->nr);
         CHECK((g->ukernel != NULL) != (g->amx != NULL),
               "%s: needs a micro-kernel or tile-unit kernels, not both", g->name);
+        CHECK(!g->tile_pack || g->ukernel,
+              "%s: an A packer (tile_pack) serves a micro-kernel, which this impl lacks", g->name);
         for (int j = 0; j < i; j++)
             CHECK(strcmp(impls[j].name, g->name) != 0, "%s is registered twice", g->name);
     }
