@@ -177,6 +177,9 @@ TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512)
 
 /* Few-rows kernel: k steps ahead that each column block's stream prefetches into L2 (4 KiB). */
 enum { FEW_AHEAD = 64 };
+#ifndef FEW_KC
+#define FEW_KC 256
+#endif
 
 /* One k step of M rows: acc[i] += a_k[i] · bv (a_k: the k-th column of A, transposed). */
 static inline __attribute__((always_inline)) void few_step(const int M, __m512 *acc, __m512 bv,
@@ -187,17 +190,17 @@ static inline __attribute__((always_inline)) void few_step(const int M, __m512 *
         acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a_k[i]), bv, acc[i]);
 }
 
-/* Column block b (16 columns of c, `cols` of them valid) of M rows over kc k steps. The
- * prefetch runs FEW_AHEAD steps ahead along the block and on past its end, which is where the
- * next stream starts: the panel's next block, or after the last one the next panel (for the
- * driver's last panel, lines it does not need; prefetches never fault). One loop with nothing
- * else live: at 24 rows a second prefetch pointer had gcc spill accumulators. The same
- * additions in the same order as the 8x48 tile (one FMA chain per element, k ascending, then
- * the same epilogue), so the bits are the tile's. */
+/* Column block b (16 columns of c, `cols` of them valid) of M rows over kc k steps: one piece
+ * of the thread's weight stream. The prefetch runs FEW_AHEAD steps ahead along the piece and
+ * then into `next`, the piece that follows it in the stream (few_panel). Two loops, each with
+ * one prefetch address: at 24 rows a second prefetch pointer live in one loop had gcc spill
+ * accumulators. The same additions in the same order as the 8x48 tile (one FMA chain per
+ * element, k ascending, partial sums through c between K slices, then the same epilogue), so
+ * the bits are the tile's. */
 static inline __attribute__((always_inline)) void few_block(const int M, int cols, int kc,
                                                             const float *a, size_t lda,
-                                                            const float *b, float *c,
-                                                            size_t ldc, int accumulate,
+                                                            const float *b, const float *next,
+                                                            float *c, size_t ldc, int accumulate,
                                                             const tfe_gemm_epilogue *ep)
 {
     const __mmask16 mk = tfe_tail_mask_avx512(cols);
@@ -205,8 +208,14 @@ static inline __attribute__((always_inline)) void few_block(const int M, int col
 #pragma GCC unroll 24
     for (int i = 0; i < M; i++)
         acc[i] = accumulate ? _mm512_maskz_loadu_ps(mk, c + i * ldc) : _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++) {
+    const int along = kc > FEW_AHEAD ? kc - FEW_AHEAD : 0;
+    int p = 0;
+    for (; p < along; p++) {
         _mm_prefetch((const char *)(b + 16 * (p + FEW_AHEAD)), _MM_HINT_T2);
+        few_step(M, acc, _mm512_load_ps(b + 16 * p), a + (size_t)p * lda);
+    }
+    for (const float *pf = next + 16 * (p + FEW_AHEAD - kc); p < kc; p++, pf += 16) {
+        _mm_prefetch((const char *)pf, _MM_HINT_T2);
         few_step(M, acc, _mm512_load_ps(b + 16 * p), a + (size_t)p * lda);
     }
     if (ep) {
@@ -227,12 +236,11 @@ static inline __attribute__((always_inline)) void few_block(const int M, int col
 /* few_block for each row count, each its own function: inlined into the three-block loop,
  * the 24-row instance had gcc spill six accumulators to the stack on every k step. */
 #define FEW_BLOCK_FN(M)                                                                        \
-    static __attribute__((noinline)) void few_block_##M(int cols, int kc, const float *a,     \
-                                                        size_t lda, const float *b, float *c, \
-                                                        size_t ldc, int accumulate,           \
-                                                        const tfe_gemm_epilogue *ep)          \
+    static __attribute__((noinline)) void few_block_##M(                                       \
+        int cols, int kc, const float *a, size_t lda, const float *b, const float *next,       \
+        float *c, size_t ldc, int accumulate, const tfe_gemm_epilogue *ep)                    \
     {                                                                                          \
-        few_block(M, cols, kc, a, lda, b, c, ldc, accumulate, ep);                             \
+        few_block(M, cols, kc, a, lda, b, next, c, ldc, accumulate, ep);                       \
     }
 FEW_BLOCK_FN(1) FEW_BLOCK_FN(2) FEW_BLOCK_FN(3) FEW_BLOCK_FN(4) FEW_BLOCK_FN(5) FEW_BLOCK_FN(6)
 FEW_BLOCK_FN(7) FEW_BLOCK_FN(8) FEW_BLOCK_FN(9) FEW_BLOCK_FN(10) FEW_BLOCK_FN(11)
@@ -240,28 +248,41 @@ FEW_BLOCK_FN(12) FEW_BLOCK_FN(13) FEW_BLOCK_FN(14) FEW_BLOCK_FN(15) FEW_BLOCK_FN
 FEW_BLOCK_FN(17) FEW_BLOCK_FN(18) FEW_BLOCK_FN(19) FEW_BLOCK_FN(20) FEW_BLOCK_FN(21)
 FEW_BLOCK_FN(22) FEW_BLOCK_FN(23) FEW_BLOCK_FN(24)
 
-typedef void (*few_block_fn)(int, int, const float *, size_t, const float *, float *, size_t,
-                             int, const tfe_gemm_epilogue *);
+typedef void (*few_block_fn)(int, int, const float *, size_t, const float *, const float *,
+                             float *, size_t, int, const tfe_gemm_epilogue *);
 static const few_block_fn few_blocks[MR_FEW] = {
     few_block_1,  few_block_2,  few_block_3,  few_block_4,  few_block_5,  few_block_6,
     few_block_7,  few_block_8,  few_block_9,  few_block_10, few_block_11, few_block_12,
     few_block_13, few_block_14, few_block_15, few_block_16, few_block_17, few_block_18,
     few_block_19, few_block_20, few_block_21, few_block_22, few_block_23, few_block_24};
 
-/* A panel's column blocks for m rows, one after the other. */
+/* A panel's column blocks for m rows in K slices of FEW_KC, slices outer: the slice of A
+ * (m × FEW_KC, transposed) then stays in L1 for the panel's three blocks, where the whole of K
+ * (48 KiB at 16 rows) came from L2 again for each block; partial sums wait in c. The weights
+ * still pass once, as pieces of FEW_KC rows of one block, each prefetching into the next. */
 static void few_panel(int m, int n, int kc, const float *a, size_t lda, const float *bp,
                       size_t bs, float *c, size_t ldc, int accumulate,
                       const tfe_gemm_epilogue *ep)
 {
-    for (int cb = 0; cb < 3 && 16 * cb < n; cb++) {
-        tfe_gemm_epilogue ep_cb;
-        if (ep) {
-            ep_cb = *ep;
-            ep_cb.bias = ep->bias ? ep->bias + 16 * cb : NULL;
-            ep_cb.residual = ep->residual ? ep->residual + 16 * cb : NULL;
+    const int blocks = (n + 15) / 16;
+    for (int k0 = 0; k0 < kc; k0 += FEW_KC) {
+        const int kn = kc - k0 < FEW_KC ? kc - k0 : FEW_KC, last = k0 + kn == kc;
+        for (int cb = 0; cb < blocks; cb++) {
+            tfe_gemm_epilogue ep_cb;
+            if (ep && last) {
+                ep_cb = *ep;
+                ep_cb.bias = ep->bias ? ep->bias + 16 * cb : NULL;
+                ep_cb.residual = ep->residual ? ep->residual + 16 * cb : NULL;
+            }
+            /* the next piece: the next block's slice, the first block's next slice, or past
+             * the panel (the next panel's start, in the blocked layout) */
+            const float *next = cb + 1 < blocks ? bp + (cb + 1) * bs + (size_t)k0 * 16
+                                : !last         ? bp + (size_t)(k0 + kn) * 16
+                                                : bp + 3 * bs;
+            few_blocks[m - 1](n - 16 * cb, kn, a + (size_t)k0 * lda, lda,
+                              bp + cb * bs + (size_t)k0 * 16, next, c + 16 * cb, ldc,
+                              accumulate || k0 > 0, ep && last ? &ep_cb : NULL);
         }
-        few_blocks[m - 1](n - 16 * cb, kc, a, lda, bp + cb * bs, c + 16 * cb, ldc, accumulate,
-                          ep ? &ep_cb : NULL);
     }
 }
 
