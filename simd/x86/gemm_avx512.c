@@ -175,11 +175,11 @@ TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack8__avx512)
     }
 }
 
-/* Few-rows kernel: k steps ahead that each column block's stream prefetches into L2 (4 KiB). */
-enum { FEW_AHEAD = 64 };
-#ifndef FEW_KC
-#define FEW_KC 256
-#endif
+/* Few-rows kernel: k steps ahead that each column block's stream prefetches into L2 (4 KiB),
+ * and the K slice a panel runs in (few_panel): A's slice, at most 24 rows × 256 = 24 KiB,
+ * then fits half of a 48 KiB L1 beside the weights streaming through (128 measured the same;
+ * bits do not depend on it). */
+enum { FEW_AHEAD = 64, FEW_KC = 256 };
 
 /* One k step of M rows: acc[i] += a_k[i] · bv (a_k: the k-th column of A, transposed). */
 static inline __attribute__((always_inline)) void few_step(const int M, __m512 *acc, __m512 bv,
