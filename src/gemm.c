@@ -160,9 +160,22 @@ typedef struct gemm_strip {
     int mr, nr, n, k, kc;
     /* A's rows packed in tiles (impl->tile_pack) from row a_i0, K values [a_k0, a_k0 + a_k),
      * or NULL: the kernel reads A strided. */
-    const float *apack;
+    float *apack;
     int a_i0, a_k0, a_k;
 } gemm_strip;
+
+/* Tiles that must share a K slice of a panel for it to be reused from L1; with fewer, the
+ * weights stream at the kernel's pace (TFE_GEMM_STREAM_B) and A is read in place. */
+enum { REUSE_TILES = 4 };
+
+/* Rows [i0, i1) × K values [k0, k0 + klen) of A into the strip's packed buffer, which
+ * run_strip then reads for those rows. */
+static void strip_pack(gemm_strip *s, int i0, int i1, int k0, int klen)
+{
+    const tfe_gemm_args *g = s->g;
+    s->a_i0 = i0, s->a_k0 = k0, s->a_k = klen;
+    s->impl->tile_pack(i1 - i0, klen, g->a + (size_t)i0 * g->lda + k0, g->lda, s->apack);
+}
 
 /* Rows [i0, i1) of panel p against its K slice at k0, tile by tile. The weights come from
  * DRAM once per forward pass and the hardware prefetchers stop at every 4 KiB page, so while
@@ -182,10 +195,10 @@ static void run_strip(const gemm_strip *s, int i0, int i1, int p, int k0, const 
     const int tiles = (i1 - i0 + mr - 1) / mr;
     /* With few tiles per slice the weights stream at the kernel's pace: the kernel prefetches
      * line by line (bursts of hundreds of prefetches here would overflow the miss queues). */
-    const int stream = tiles < 4;
+    const int stream = tiles < REUSE_TILES;
     const int next_lines =
         ahead && !stream ? (int)(((size_t)s->kc * stream_row(g->b) * sizeof(float) + 63) / 64) : 0;
-    const int packed = s->apack && !stream; /* (the driver packs only for 4 tiles or more) */
+    const int packed = s->apack && !stream;
     for (int i = i0, t = 0; i < i1; i += mr, t++) {
         int lo, hi; /* this tile's share of the next slice's lines */
         tfe_split_range(next_lines, tiles, t, &lo, &hi);
@@ -227,7 +240,7 @@ static void run_block(const gemm_nest *s, int i0, int i1, gemm_block b, gemm_blo
     const tfe_gemm_args *g = s->g;
     const int mr = s->impl->mr, nr = s->impl->nr, k = s->k;
     const int kc = slice_len(k, b.k0, s->kc), last = b.k0 + kc == k;
-    const int tiles = (i1 - i0 + mr - 1) / mr, stream = tiles < 4;
+    const int tiles = (i1 - i0 + mr - 1) / mr, stream = tiles < REUSE_TILES;
     const int flags = (b.k0 > 0 ? TFE_GEMM_ACCUMULATE : 0) | (stream ? TFE_GEMM_STREAM_B : 0);
     /* The next block's panel slices, each cut into equal chunks, one chunk per call. */
     const int nx_np = stream ? 0 : nx.p1 - nx.p0;
@@ -274,7 +287,7 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
      * process against one budget, 512-2048 rows of K = 768 or 3072: +2-5%, same bits). */
     s.mc = equal_m_blocks(row_hi - row_lo, (int)(4 * blk->l2_floats / s.kc), mr);
     /* Few tiles share a weight block: nothing to reuse, so each panel streams front to back. */
-    if (s.nb < 1 || (s.mc + mr - 1) / mr < 4)
+    if (s.nb < 1 || (s.mc + mr - 1) / mr < REUSE_TILES)
         s.nb = 1;
     /* Walk the blocks in order, one step behind, so each knows the block that follows. */
     int have = 0, pi0 = 0, pi1 = 0;
@@ -583,17 +596,14 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
      * products 2.5-5% faster, packing included). The values and their order are the same, so
      * are the bits. */
     const int pack_k = c_resident ? kc_max : k;
-    if (impl->tile_pack && pack && (mc + mr - 1) / mr >= 4 &&
+    if (impl->tile_pack && pack && (mc + mr - 1) / mr >= REUSE_TILES &&
         (size_t)((mc + mr - 1) / mr) * mr * (size_t)pack_k <= pack_floats)
         strip.apack = pack;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
-        strip.a_i0 = i0;
         if (!c_resident) {
-            if (strip.apack) {
-                strip.a_k0 = 0, strip.a_k = k;
-                impl->tile_pack(i1 - i0, k, g->a + (size_t)i0 * g->lda, g->lda, pack);
-            }
+            if (strip.apack)
+                strip_pack(&strip, i0, i1, 0, k);
             for (int p = p_lo; p < p_hi; p++)
                 for (int k0 = 0; k0 < k; k0 += kc_max) {
                     /* ahead: PF_SLICES steps on in this walk (the rest of this panel, then
@@ -604,11 +614,8 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
                 }
         } else {
             for (int k0 = 0; k0 < k; k0 += kc_max) {
-                if (strip.apack) {
-                    strip.a_k0 = k0, strip.a_k = slice_len(k, k0, kc_max);
-                    impl->tile_pack(i1 - i0, strip.a_k, g->a + (size_t)i0 * g->lda + k0, g->lda,
-                                    pack);
-                }
+                if (strip.apack)
+                    strip_pack(&strip, i0, i1, k0, slice_len(k, k0, kc_max));
                 for (int p = p_lo; p < p_hi; p++) {
                     /* ahead: PF_PANELS steps on in this walk (the same K slice, then the
                      * next one's first panels) */
