@@ -100,10 +100,12 @@ static tfe_status get_int(const cJSON *root, const char *path, const char *key, 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!v)
         return tfe_fail(err, TFE_ERR_CONFIG, "%s: missing key '%s'", path, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-        v->valuedouble < -2147483648.0 || v->valuedouble > 2147483647.0)
+    const double x = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+    /* In range before the cast, which is undefined for a double beyond the target type (a
+     * fuzzer found d_ff = 6.4e30 doing it); then whole. */
+    if (!cJSON_IsNumber(v) || !(x >= -2147483648.0 && x <= 2147483647.0) || x != (double)(int)x)
         return tfe_fail(err, TFE_ERR_CONFIG, "%s: key '%s' must be an integer", path, key);
-    *out = (int)v->valuedouble;
+    *out = (int)x;
     return TFE_OK;
 }
 

@@ -504,6 +504,13 @@ TFE_TEST(errors, config_int_fractional)
     expect_load_error(&d, TFE_ERR_CONFIG, "'d_model'", "config.json");
 }
 
+TFE_TEST(errors, config_int_beyond_any_integer_type)
+{
+    model_dir d = copy_fixture(BASE);
+    config_set(&d, "d_ff", cJSON_CreateNumber(6.4e30));
+    expect_load_error(&d, TFE_ERR_CONFIG, "'d_ff'", "config.json");
+}
+
 TFE_TEST(errors, config_bool_as_int)
 {
     model_dir d = copy_fixture(BASE);
