@@ -1,0 +1,56 @@
+#!/bin/sh
+# Fuzzes what tfenc reads from users' files (tests/fuzz/fuzz_inputs.c): model.safetensors,
+# config.json and .npy inputs, each target for SECONDS (default 60) with libFuzzer under
+# ASan + UBSan (clang), seeded with the test fixtures. Exits non-zero when a target found a
+# crash or a sanitizer report; the input that did it is left in build-fuzz/crashes/.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: weights config npy (default: all)
+set -u
+cd "$(dirname "$0")/.." || exit 1
+root=$(pwd)
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+targets=${*:-"weights config npy"}
+out=$root/build-fuzz
+fixture=$root/tests/fixtures/post_relu_sin
+
+. scripts/deps.sh
+ensure_packages clang meson ninja-build pkg-config libcjson-dev ||
+    { echo "installing the fuzzing dependencies failed"; exit 1; }
+
+mkdir -p "$out/crashes"
+# The library as a static archive with coverage for libFuzzer and the sanitizers.
+if [ ! -f "$out/lib/meson-private/coredata.dat" ]; then
+    CC=clang CXX=clang++ meson setup "$out/lib" -Ddefault_library=static \
+        -Db_sanitize=address,undefined -Dc_args=-fsanitize=fuzzer-no-link \
+        -Dbuildtype=debugoptimized -Dtests=disabled -Dbenchmarks=disabled -Dopenmp=disabled \
+        >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
+fi
+ninja -C "$out/lib" libtfenc.a libtfenc_npy.a >/dev/null || exit 1
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+failed=0
+for t in $targets; do
+    case $t in
+    weights) def=FUZZ_WEIGHTS max=100000 seeds="$fixture/model.safetensors" ;;
+    config) def=FUZZ_CONFIG max=4096 seeds="$root/tests/fixtures/*/config.json" ;;
+    npy) def=FUZZ_NPY max=4096 seeds="$root/tests/fixtures/*/ids.npy $root/tests/fixtures/*/lengths.npy" ;;
+    *) echo "unknown target '$t' (known: weights config npy)"; exit 2 ;;
+    esac
+    bin=$out/fuzz-$t
+    clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$root/include" -D$def \
+        -DFUZZ_FIXTURE="\"$fixture\"" tests/fuzz/fuzz_inputs.c "$out/lib/libtfenc_npy.a" \
+        "$out/lib/libtfenc.a" -lcjson -lm -o "$bin" || exit 1
+    corpus=$out/corpus-$t
+    mkdir -p "$corpus"
+    for s in $seeds; do cp "$s" "$corpus/$(echo "$s" | tr / _)"; done
+    printf '== %-8s %ss ... ' "$t" "$secs"
+    if "$bin" -max_total_time="$secs" -max_len=$max -timeout=20 -rss_limit_mb=4096 \
+        -artifact_prefix="$out/crashes/$t-" "$corpus" >"$out/$t.log" 2>&1; then
+        echo "no crash: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$out/$t.log")"
+    else
+        echo "FOUND A CRASH:"
+        grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$out/$t.log" | head -8
+        failed=$((failed + 1))
+    fi
+done
+exit $failed
