@@ -127,6 +127,12 @@ size=$(wc -c <"$ids")
 head -c $((size - 4)) "$ids" >"$tmp/bad/short_data.npy"
 check_rejected "ids .npy cut inside the data" encode --model "$base" --ids "$tmp/bad/short_data.npy" --out "$out"
 
+# a header claiming 41 G elements (what the fuzzer found) in a file of a few hundred bytes: the
+# same one-line error as any truncated file, before any allocation
+sed 's/(2, 9), }          /(2, 20500000000), }/' "$ids" >"$tmp/bad/huge_shape.npy"
+check_rejected "ids header claiming 41 G elements" encode --model "$base" --ids "$tmp/bad/huge_shape.npy" --out "$out"
+grep -q truncated "$tmp/stderr" || not_ok "ids header claiming 41 G elements: says truncated" "$(cat "$tmp/stderr")"
+
 printf 'not a numpy file at all' >"$tmp/bad/garbage.npy"
 check_rejected "ids file that is not .npy" encode --model "$base" --ids "$tmp/bad/garbage.npy" --out "$out"
 
