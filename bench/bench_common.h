@@ -117,6 +117,7 @@ int run_benchmarks(const std::vector<std::string> &argv_before_init);
 
 // The families, in the order they run.
 void register_peaks();
+void register_ukernels();
 void register_gemm();
 void register_attention();
 void register_layernorm();

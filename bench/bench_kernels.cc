@@ -100,6 +100,91 @@ void register_peaks()
 }
 
 // ---------------------------------------------------------------------------------------------
+// ukernel/<impl>/kc<kc>/t<n>: a GEMM impl's innermost call alone, with everything it touches in
+// L1: two tiles of A (packed where the impl packs A) against one K slice of a panel, the slice
+// the panel orders use (tfe_gemm_blocking_init's kc), each tile accumulating into its own C
+// tile (35-43 KiB in all for this host's kernels); on a team, every thread its own copy. Its
+// pct_peak is the ceiling a gemm/ row can approach: what the gemm/ rows lose below it goes to
+// the memory hierarchy and the driver.
+
+// Tiles, and calls per tile and iteration: about 0.3 ms of work, so a team's region entry is
+// noise.
+enum { kUkernelTiles = 2, kUkernelCalls = 512 };
+
+static void bm_ukernel(benchmark::State &st, const tfe_gemm_impl *impl, int kc, int threads)
+{
+    const int mr = impl->mr, nr = impl->nr, tiles = kUkernelTiles;
+    const bool amx = impl->amx != nullptr;
+    // Per thread: A tiles (fp32: tiles × mr × kc; AMX: converted, 3 terms of every chunk of
+    // every row tile), the panel slice (fp32 or converted), the C tiles.
+    const int chunks = (kc + 31) / 32;
+    const size_t a_floats = amx ? (size_t)tiles * chunks * 3 * 512 / 2 : (size_t)tiles * mr * kc;
+    const size_t b_floats = amx ? (size_t)chunks * 9 * 512 / 2 : (size_t)kc * nr;
+    const size_t c_floats = (size_t)tiles * mr * nr;
+    const size_t per_thread = (a_floats + b_floats + c_floats + 15) / 16 * 16;
+    Buf buf(per_thread * threads);
+    buf.fill_random(31, -0.5f, 0.5f);
+    if (amx) // valid bf16 terms: the random fp32 halves above may be NaN patterns
+        for (size_t t = 0; t < (size_t)threads; t++) {
+            uint16_t *h = reinterpret_cast<uint16_t *>(buf.data() + t * per_thread);
+            for (size_t i = 0; i < 2 * (a_floats + b_floats); i++)
+                h[i] = (uint16_t)(0x3c00 + i % 509);
+        }
+    const int flags = TFE_GEMM_ACCUMULATE | (impl->tile_pack ? TFE_GEMM_A_PACKED : 0);
+    const size_t bstride = impl->blocked ? (size_t)16 * kc : 0;
+    Meter meter;
+    for (auto _ : st) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+        {
+            float *base = buf.data() + (size_t)team_id() * per_thread;
+            float *a = base, *b = base + a_floats, *c = b + b_floats;
+            if (amx) {
+                const uint16_t *ah = reinterpret_cast<const uint16_t *>(a);
+                const uint16_t *bh = reinterpret_cast<const uint16_t *>(b);
+                impl->amx->begin();
+                for (int r = 0; r < kUkernelCalls; r++)
+                    for (int t = 0; t < tiles; t++)
+                        impl->amx->tile(chunks, ah + (size_t)t * 3 * 512,
+                                        (size_t)tiles * 3 * 512, bh, c + (size_t)t * 16 * 48, 48,
+                                        1, nullptr);
+                impl->amx->end();
+            } else {
+                for (int r = 0; r < kUkernelCalls; r++)
+                    for (int t = 0; t < tiles; t++)
+                        impl->ukernel(mr, nr, kc, a + (size_t)t * mr * kc,
+                                      impl->tile_pack ? 1 : (size_t)kc, b, bstride,
+                                      c + (size_t)t * mr * nr, (size_t)nr, flags, nullptr, nullptr,
+                                      0);
+            }
+        }
+        benchmark::ClobberMemory();
+    }
+    meter.stop();
+    const double k = amx ? 32.0 * chunks : (double)kc;
+    const double flops = 2.0 * kUkernelCalls * tiles * mr * nr * k * threads;
+    set_flops(st, meter, flops, impl->isa, threads);
+}
+
+void register_ukernels()
+{
+    int n;
+    const tfe_gemm_impl *impls = tfe_gemm_impls(&n);
+    for (int i = 0; i < n; i++) {
+        const tfe_gemm_impl *impl = &impls[i];
+        if (!tfe_isa_allowed(impl->isa, opts().cap) || impl->isa == TFE_ISA_SCALAR)
+            continue;
+        tfe_gemm_blocking blk;
+        tfe_gemm_blocking_init(impl, &blk);
+        const int kc = blk.kc;
+        for (int t : opts().threads)
+            reg("ukernel/" + std::string(impl->name) + "/kc" + std::to_string(kc) + "/" + tname(t),
+                [impl, kc, t](benchmark::State &st) { bm_ukernel(st, impl, kc, t); });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // gemm/<impl>/<M>x<N>x<K>/t<n>: C[M×N] = A[M×K]·Wᵀ, W [N×K] packed once with tfe_pack_b.
 
 // A model's four weight products (out x in) and the row counts benchmarked for it.

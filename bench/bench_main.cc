@@ -251,6 +251,7 @@ int main(int argc, char **argv)
     }
 
     register_peaks();
+    register_ukernels();
     register_gemm();
     register_attention();
     register_layernorm();

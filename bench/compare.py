@@ -5,7 +5,8 @@
 
 Rows are matched by benchmark name. With --by-shape the impl segment of kernel rows is dropped
 (gemm/8x48__avx512/128x768x768/t1 and gemm/6x16__avx2/128x768x768/t1 both become
-gemm/*/128x768x768/t1), so runs under different TFENC_ISA caps or on different CPUs line up;
+gemm/*/128x768x768/t1; ukernel rows keep only the thread count, their K slice being the
+impl's), so runs under different TFENC_ISA caps or on different CPUs line up;
 where a file has several impls for one shape, the kernel its context says the library selects
 is shown (else the fastest). Baseline rows (openblas, onednn) and encoder rows keep their names.
 
@@ -90,6 +91,8 @@ def shape_key(name):
         return "/".join([fam, "*"] + parts[2:]), impl
     if fam == "peak" and impl != "triad":
         return "/".join([fam, "fma"] + parts[2:]), impl
+    if fam == "ukernel":  # ukernel/<impl>/kc<kc>/t<n>: the K slice is the impl's own
+        return "/".join([fam, "*", parts[-1]]), impl
     return name, None
 
 

@@ -73,7 +73,7 @@ for isa in amx avx512 avx2; do
     elif [ "$isa" = amx ]; then
         # Only the rows AMX changes, with the AVX-512 kernel and the peers beside them in the
         # same run; attention and LayerNorm have no AMX kernel (the avx512 run has them).
-        run amx '^(peak/|gemm/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/|encoder/)'
+        run amx '^(peak/|(ukernel|gemm)/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/|encoder/)'
     else
         run "$isa" ''
     fi
