@@ -4,6 +4,8 @@
 # ASan + UBSan (clang), seeded with the test fixtures. Exits non-zero when a target found a
 # crash or a sanitizer report; the input that did it is left in build-fuzz/crashes/.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: weights config npy (default: all)
+# FUZZ_RUNS=N instead runs N inputs per target from a fixed seed: the same inputs on every run
+# of the same build, which is how CI runs it (scripts/test.sh, step fuzz).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
@@ -18,10 +20,13 @@ ensure_packages clang meson ninja-build pkg-config libcjson-dev ||
     { echo "installing the fuzzing dependencies failed"; exit 1; }
 
 mkdir -p "$out/crashes"
-# The library as a static archive with coverage for libFuzzer and the sanitizers.
+# The library as a static archive with coverage for libFuzzer and the sanitizers, except in the
+# ISA kernels (tests/fuzz/ignorelist.txt): the targets run the scalar ones.
+ignore=$root/tests/fuzz/ignorelist.txt
 if [ ! -f "$out/lib/meson-private/coredata.dat" ]; then
     CC=clang CXX=clang++ meson setup "$out/lib" -Ddefault_library=static \
-        -Db_sanitize=address,undefined -Dc_args=-fsanitize=fuzzer-no-link \
+        -Db_sanitize=address,undefined \
+        -Dc_args="-fsanitize=fuzzer-no-link -fsanitize-ignorelist=$ignore -fsanitize-coverage-ignorelist=$ignore" \
         -Dbuildtype=debugoptimized -Dtests=disabled -Dbenchmarks=disabled -Dopenmp=disabled \
         >"$out/setup.log" 2>&1 || { cat "$out/setup.log"; exit 1; }
 fi
@@ -41,10 +46,19 @@ for t in $targets; do
         -DFUZZ_FIXTURE="\"$fixture\"" tests/fuzz/fuzz_inputs.c "$out/lib/libtfenc_npy.a" \
         "$out/lib/libtfenc.a" -lcjson -lm -o "$bin" || exit 1
     corpus=$out/corpus-$t
+    # a fixed-seed run starts from the seeds alone (a timed run keeps what earlier ones found)
+    [ -n "${FUZZ_RUNS:-}" ] && rm -rf "$corpus"
     mkdir -p "$corpus"
     for s in $seeds; do cp "$s" "$corpus/$(echo "$s" | tr / _)"; done
-    printf '== %-8s %ss ... ' "$t" "$secs"
-    if "$bin" -max_total_time="$secs" -max_len=$max -timeout=20 -rss_limit_mb=4096 \
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        budget="-runs=$FUZZ_RUNS -seed=1"
+        printf '== %-8s %s inputs ... ' "$t" "$FUZZ_RUNS"
+    else
+        budget="-max_total_time=$secs"
+        printf '== %-8s %ss ... ' "$t" "$secs"
+    fi
+    # shellcheck disable=SC2086  # $budget is two flags or one
+    if "$bin" $budget -max_len=$max -timeout=20 -rss_limit_mb=4096 \
         -artifact_prefix="$out/crashes/$t-" "$corpus" >"$out/$t.log" 2>&1; then
         echo "no crash: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$out/$t.log")"
     else

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The full check of tfenc on a Debian 12 machine: installs what is missing, then builds and
-# tests with gcc (-Werror), ASan+UBSan, clang, the aarch64 cross build under qemu, and the
-# native build again under each ISA cap. Prints a summary; exits non-zero if any step failed.
+# tests with gcc (-Werror), ASan+UBSan, clang, the aarch64 cross build under qemu, the
+# native build again under each ISA cap, and a fixed-seed fuzzing pass over the input files. Prints a summary; exits non-zero if any step failed.
 #
 # Build directories live under build-ci/ (reused between runs; TFENC_CI_CLEAN=1 wipes them),
 # logs under build-ci/logs/. TFENC_CI_STEPS="gcc asan" runs only the named steps.
@@ -11,11 +11,11 @@ root=$(pwd)
 ci=$root/build-ci
 logs=$ci/logs
 jobs=$(nproc 2>/dev/null || echo 2)
-steps=${TFENC_CI_STEPS:-"gcc asan clang arm64 setups"}
+steps=${TFENC_CI_STEPS:-"gcc asan clang arm64 setups fuzz"}
 for s in $steps; do
     case $s in
-    gcc | asan | clang | arm64 | setups) ;;
-    *) echo "unknown step '$s' (known: gcc asan clang arm64 setups)"; exit 2 ;;
+    gcc | asan | clang | arm64 | setups | fuzz) ;;
+    *) echo "unknown step '$s' (known: gcc asan clang arm64 setups fuzz)"; exit 2 ;;
     esac
 done
 mkdir -p "$logs"
@@ -107,6 +107,8 @@ for s in $steps; do
         for isa in scalar avx2 avx512; do
             step "gcc-setup-$isa" meson test -C "$ci/gcc" --print-errorlogs --setup="$isa"
         done ;;
+    fuzz) # 20,000 inputs a target from a fixed seed: the same inputs every run (scripts/fuzz.sh)
+        step fuzz-inputs env FUZZ_RUNS=20000 scripts/fuzz.sh ;;
     esac
 done
 
