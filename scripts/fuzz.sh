@@ -1,9 +1,9 @@
 #!/bin/sh
-# Fuzzes what tfenc reads from users' files (tests/fuzz/fuzz_inputs.c): model.safetensors,
-# config.json and .npy inputs, each target for SECONDS (default 60) with libFuzzer under
+# Fuzzes what tfenc reads from users' files (tests/fuzz/fuzz_inputs.c): model.safetensors
+# (whole, and its JSON header alone), config.json and .npy inputs, each target for SECONDS (default 60) with libFuzzer under
 # ASan + UBSan (clang), seeded with the test fixtures. Exits non-zero when a target found a
 # crash or a sanitizer report; the input that did it is left in build-fuzz/crashes/.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: weights config npy (default: all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: weights header config npy (default: all)
 # FUZZ_RUNS=N instead runs N inputs per target from a fixed seed: the same inputs on every run
 # of the same build, which is how CI runs it (scripts/test.sh, step fuzz).
 set -u
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"weights config npy"}
+targets=${*:-"weights header config npy"}
 out=$root/build-fuzz
 fixture=$root/tests/fixtures/post_relu_sin
 
@@ -37,9 +37,13 @@ failed=0
 for t in $targets; do
     case $t in
     weights) def=FUZZ_WEIGHTS max=100000 seeds="$fixture/model.safetensors" ;;
+    header) def=FUZZ_HEADER max=16384 seeds="$out/seed-header.json"
+        # the fixture's header: the 8-byte little-endian length, then that many bytes
+        hlen=$(od -An -tu8 -N8 "$fixture/model.safetensors" | tr -d ' ')
+        tail -c +9 "$fixture/model.safetensors" | head -c "$hlen" >"$out/seed-header.json" ;;
     config) def=FUZZ_CONFIG max=4096 seeds="$root/tests/fixtures/*/config.json" ;;
     npy) def=FUZZ_NPY max=4096 seeds="$root/tests/fixtures/*/ids.npy $root/tests/fixtures/*/lengths.npy" ;;
-    *) echo "unknown target '$t' (known: weights config npy)"; exit 2 ;;
+    *) echo "unknown target '$t' (known: weights header config npy)"; exit 2 ;;
     esac
     bin=$out/fuzz-$t
     clang -g -O1 -fsanitize=fuzzer,address,undefined -I"$root/include" -D$def \
