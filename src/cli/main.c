@@ -317,6 +317,8 @@ static int cmd_bench(const options *o)
         for (const char *p = o->lengths_list; *p; p++)
             n += *p == ',';
         lens = malloc((size_t)n * sizeof *lens);
+        if (!lens)
+            return die("error: out of memory for the --lengths list%s%s", "", "");
         const char *p = o->lengths_list;
         int mx = 0;
         for (int i = 0; i < n; i++) {
