@@ -1,7 +1,8 @@
 #!/bin/sh
 # The full check of tfenc on a Debian 12 machine: installs what is missing, then builds and
 # tests with gcc (-Werror), ASan+UBSan, clang, the aarch64 cross build under qemu, the
-# native build again under each ISA cap, and a fixed-seed fuzzing pass over the input files. Prints a summary; exits non-zero if any step failed.
+# native build again under each ISA cap, and a fixed-seed fuzzing pass over the input files.
+# Prints a summary; exits non-zero if any step failed.
 #
 # Build directories live under build-ci/ (reused between runs; TFENC_CI_CLEAN=1 wipes them),
 # logs under build-ci/logs/. TFENC_CI_STEPS="gcc asan" runs only the named steps.

@@ -120,8 +120,8 @@ tfe_status npy_read(const char *path, npy_array *a, tfe_error *err)
         p = end;
     }
     /* The file must hold the data before it is allocated: a header claiming more (a corrupt
-     * file; the fuzzer's had 41 G elements in a 130-byte file) is truncated data, not an
-     * allocation of hundreds of GB. (A stream that cannot seek is read and checked as is.) */
+     * file; the fuzzer's claimed 41 G elements in a few hundred bytes) is truncated data, not
+     * an allocation of hundreds of GB. (A stream that cannot seek is read and checked as is.) */
     const long pos = ftell(f);
     if (pos >= 0 && fseek(f, 0, SEEK_END) == 0) {
         const long end = ftell(f);
