@@ -169,10 +169,13 @@ typedef struct gemm_strip {
 enum { REUSE_TILES = 4 };
 
 /* Rows [i0, i1) × K values [k0, k0 + klen) of A into the strip's packed buffer, which
- * run_strip then reads for those rows. */
+ * run_strip then reads for those rows. A block of fewer than REUSE_TILES tiles (a short last
+ * M block) streams the weights and reads A in place (run_strip), so it is not packed. */
 static void strip_pack(gemm_strip *s, int i0, int i1, int k0, int klen)
 {
     const tfe_gemm_args *g = s->g;
+    if ((i1 - i0 + s->mr - 1) / s->mr < REUSE_TILES)
+        return;
     s->a_i0 = i0, s->a_k0 = k0, s->a_k = klen;
     s->impl->tile_pack(i1 - i0, klen, g->a + (size_t)i0 * g->lda + k0, g->lda, s->apack);
 }
