@@ -1,11 +1,17 @@
 /* Registry lists (best first, scalar last) and kernel selection. */
+#define _POSIX_C_SOURCE 200809L /* sched_yield */
 #include "kernels.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if TFE_HAVE_AMX
 static const tfe_gemm_amx gemm_amx = {tfe_gemm_amx_pack_a, tfe_gemm_amx_pack_b, tfe_gemm_amx_tile,
@@ -163,6 +169,52 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
     tfe_gemm_blocking_init(k->gemm_fma, &k->gemm_fma_blocking);
 }
 
+int tfe_tile_unit_pays(double tile_gflops, double fma_gflops)
+{
+    return tile_gflops > 0.0 && tile_gflops >= TFE_TILE_UNIT_MIN_GAIN * fma_gflops;
+}
+
+static tfe_tile_unit_check check;
+static int check_state; /* 0: not run, 1: running, 2: done */
+
+const tfe_tile_unit_check *tfe_tile_unit_check_peek(void)
+{
+    return __atomic_load_n(&check_state, __ATOMIC_ACQUIRE) == 2 ? &check : NULL;
+}
+
+const tfe_tile_unit_check *tfe_tile_unit_check_run(void)
+{
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&check_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        if (tfe_isa_supported(TFE_ISA_AMX) && tfe_isa_supported(TFE_ISA_AVX512)) {
+#ifdef _OPENMP
+            check.threads = omp_get_max_threads();
+#else
+            check.threads = 1;
+#endif
+            /* On every core the sessions will use, 60 ms in all. */
+            tfe_peak_pair_gflops(TFE_ISA_AMX, TFE_ISA_AVX512, check.threads, 0.06,
+                                 &check.tile_gflops, &check.fma_gflops);
+            check.pays = tfe_tile_unit_pays(check.tile_gflops, check.fma_gflops);
+            check.measured = 1;
+        }
+        __atomic_store_n(&check_state, 2, __ATOMIC_RELEASE);
+    }
+    const tfe_tile_unit_check *done;
+    while (!(done = tfe_tile_unit_check_peek()))
+        sched_yield();
+    return done;
+}
+
+tfe_isa tfe_effective_cap(tfe_isa cap)
+{
+    if (cap == TFE_ISA_AUTO && tfe_isa_allowed(TFE_ISA_AMX, cap) &&
+        !tfe_tile_unit_check_run()->pays)
+        return TFE_ISA_AVX512;
+    return cap;
+}
+
 const tfe_gemm_impl *tfe_gemm_fma_twin(const tfe_gemm_impl *impl)
 {
     int n;
@@ -206,4 +258,10 @@ void tfe_kernels_log(const tfe_kernels *k)
             "layernorm %s\n", tfe_isa_name(k->isa), k->gemm->name, k->gemm_blocking.kc,
             k->gemm_blocking.l2_floats,
             k->attention->name, k->layernorm->name);
+    const tfe_tile_unit_check *tu = tfe_tile_unit_check_peek();
+    if (tu && tu->measured)
+        fprintf(stderr, "tfenc: tile unit %.0f GFLOP/s (bf16x3) = %.2fx the avx512 FMA peak on %d "
+                "threads: %s (it pays from %.1fx)\n", tu->tile_gflops,
+                tu->fma_gflops > 0 ? tu->tile_gflops / tu->fma_gflops : 0.0, tu->threads,
+                tu->pays ? "used" : "not used", TFE_TILE_UNIT_MIN_GAIN);
 }

@@ -41,6 +41,35 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
  * 0.94x. */
 #define TFE_TILE_GEMM_MIN_TOKENS 44
 
+/* A host can have a tile unit that does not pay: on a 16-core Xeon VM that lends one, its
+ * fp32-equivalent (bf16x3) peak came out at 1.0-1.8x the AVX-512 FMA peak with 2-16 cores
+ * busy (2.1-2.2x on one), and AVX-512 sessions ran faster than AMX ones in 12 of 15
+ * cells (bench/results/scaling/xeon-16core-run5-*); on the 2-vCPU Xeon of bench/results the
+ * ratio is 2.4-2.5x and AMX sessions run 1.4-1.5x faster. The AMX path's speed-up end to end
+ * is about 0.6x the ratio, so it pays from about 1.7x; 1.8 leaves the tie band to AVX-512. */
+#define TFE_TILE_UNIT_MIN_GAIN 1.8
+
+/* Pure: whether a tile unit measured at `tile_gflops` (fp32-equivalent) pays against an FMA
+ * peak of `fma_gflops` (TFE_TILE_UNIT_MIN_GAIN). */
+int tfe_tile_unit_pays(double tile_gflops, double fma_gflops);
+
+typedef struct tfe_tile_unit_check {
+    int measured; /* 0 when the host (or build) has no tile unit: nothing was run */
+    int threads;  /* the team both peaks ran on: the process's OpenMP team */
+    double tile_gflops, fma_gflops;
+    int pays;
+} tfe_tile_unit_check;
+
+/* Measures both peaks once per process (about 0.1 s on the first call on a host with AMX;
+ * every later call, from any thread, returns that first result). */
+const tfe_tile_unit_check *tfe_tile_unit_check_run(void);
+/* The result if the check has run, else NULL (never measures). */
+const tfe_tile_unit_check *tfe_tile_unit_check_peek(void);
+
+/* The cap a model runs under: an explicit cap as given; no cap (TFE_ISA_AUTO) on a host
+ * whose tile unit does not pay becomes avx512, so the model runs the FMA kernels. */
+tfe_isa tfe_effective_cap(tfe_isa cap);
+
 /* The GEMM a session sized for `max_tokens` per call runs, and its blocking. Fixed for the
  * session's life, so its results never depend on the size of a call. */
 const tfe_gemm_impl *tfe_kernels_gemm_for(const tfe_kernels *k, long max_tokens,

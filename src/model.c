@@ -202,7 +202,7 @@ static tfe_model *model_new(const tfe_config *cfg, const tfe_model_options *opts
         return NULL;
     m->cfg = *cfg;
     tfe_isa cap = opts && opts->isa != TFE_ISA_AUTO ? opts->isa : tfe_isa_env_cap();
-    tfe_kernels_select(cap, &m->kernels);
+    tfe_kernels_select(tfe_effective_cap(cap), &m->kernels);
     tfe_kernels_log(&m->kernels);
     return m;
 }

@@ -35,46 +35,107 @@ static double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Runs fn on `threads` threads for about `seconds`; best of 3 rounds. */
-static double run_peak(tfe_peak_fn fn, int threads, double seconds)
+/* One thread's iteration count for about `seconds` of fn. */
+static long calibrate(tfe_peak_fn fn, double seconds)
 {
     long iters = 1 << 16;
-    if (!(seconds > 0.0) || seconds > 60.0) /* also catches NaN */
-        seconds = 0.3;
-    /* Calibrate one thread's iteration count to ~seconds/3 per round. */
     for (;;) {
         double t0 = seconds_now();
         fn(iters);
         double dt = seconds_now() - t0;
-        if (dt > seconds / 30.0 || iters > (1L << 40)) {
-            iters = (long)((double)iters * (seconds / 3.0) / (dt > 1e-9 ? dt : 1e-9));
+        if (dt > seconds / 10.0 || iters > (1L << 40)) {
+            iters = (long)((double)iters * seconds / (dt > 1e-9 ? dt : 1e-9));
             break;
         }
         iters *= 4;
     }
-    if (iters < 1)
-        iters = 1;
-    double best = 0.0;
-    for (int round = 0; round < 3; round++) {
-        double flops = 0.0, t0 = seconds_now();
+    return iters < 1 ? 1 : iters;
+}
+
+static double thread_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* GFLOP/s of one round: fn(iters) on each of `threads` threads, over the round's wall time. */
+static double round_gflops(tfe_peak_fn fn, int threads, long iters)
+{
+    double flops = 0.0, t0 = seconds_now();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
 #endif
-        flops += fn(iters);
-        double g = flops / (seconds_now() - t0) * 1e-9;
-        best = g > best ? g : best;
-    }
-    return best;
+    flops += fn(iters);
+    (void)threads;
+    return flops / (seconds_now() - t0) * 1e-9;
 }
 
-double tfe_peak_gflops(tfe_isa isa, int threads, double seconds)
+/* The same round's rate while running: each thread's flops over its own CPU time, summed.
+ * A thread that waits for a core (other processes, more threads than cores) does not count
+ * the wait, so this measures the unit's speed, not the host's load. */
+static double round_gflops_running(tfe_peak_fn fn, int threads, long iters)
+{
+    double rate = 0.0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
+#endif
+    {
+        double t0 = thread_cpu_seconds(), flops = fn(iters), dt = thread_cpu_seconds() - t0;
+        rate += dt > 0.0 ? flops / dt * 1e-9 : 0.0;
+    }
+    (void)threads;
+    return rate;
+}
+
+static double clamp_seconds(double seconds)
+{
+    return !(seconds > 0.0) || seconds > 60.0 ? 0.3 : seconds; /* also catches NaN */
+}
+
+static tfe_peak_fn peak_kernel(tfe_isa isa)
 {
     int n;
     const tfe_peak_impl *impls = tfe_peak_impls(&n);
     for (int i = 0; i < n; i++)
         if (impls[i].isa == isa && tfe_isa_supported(isa))
-            return run_peak(impls[i].kernel, threads > 0 ? threads : 1, seconds);
-    return 0.0;
+            return impls[i].kernel;
+    return NULL;
+}
+
+double tfe_peak_gflops(tfe_isa isa, int threads, double seconds)
+{
+    tfe_peak_fn fn = peak_kernel(isa);
+    if (!fn)
+        return 0.0;
+    seconds = clamp_seconds(seconds);
+    threads = threads > 0 ? threads : 1;
+    const long iters = calibrate(fn, seconds / 3.0);
+    double best = 0.0;
+    for (int round = 0; round < 3; round++) {
+        double g = round_gflops(fn, threads, iters);
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+void tfe_peak_pair_gflops(tfe_isa a, tfe_isa b, int threads, double seconds, double *ga,
+                          double *gb)
+{
+    enum { ROUNDS = 8 };
+    tfe_peak_fn fa = peak_kernel(a), fb = peak_kernel(b);
+    *ga = *gb = 0.0;
+    if (!fa || !fb)
+        return;
+    seconds = clamp_seconds(seconds);
+    threads = threads > 0 ? threads : 1;
+    const long ia = calibrate(fa, seconds / (2 * ROUNDS)), ib = calibrate(fb, seconds / (2 * ROUNDS));
+    for (int round = 0; round < ROUNDS; round++) {
+        double g = round_gflops_running(fa, threads, ia);
+        *ga = g > *ga ? g : *ga;
+        g = round_gflops_running(fb, threads, ib);
+        *gb = g > *gb ? g : *gb;
+    }
 }
 
 double tfe_triad_gbs(int threads, size_t floats_per_array)

@@ -15,6 +15,12 @@ typedef struct tfe_peak_impl {
     tfe_peak_fn kernel;
 } tfe_peak_impl;
 
+/* Peaks of two ISAs on `threads` threads, each thread's rate over its own CPU time, in short
+ * rounds taken in turn (a then b, eight times, ~`seconds` in all), best round of each: so
+ * their ratio holds up on a busy host, where wall-clock peaks only measure the load. */
+void tfe_peak_pair_gflops(tfe_isa a, tfe_isa b, int threads, double seconds, double *ga,
+                          double *gb);
+
 TFE_PEAK_KERNEL(tfe_peak_fma__scalar);
 TFE_PEAK_KERNEL(tfe_peak_fma_ymm__avx2);
 TFE_PEAK_KERNEL(tfe_peak_fma_zmm__avx512);

@@ -612,6 +612,53 @@ static tfe_isa best_allowed(tfe_isa cap)
     return TFE_ISA_SCALAR;
 }
 
+/* What a model loaded without a cap runs under the TFENC_ISA cap of this test run: the best
+ * allowed ISA, except a tile unit that does not pay (tfe_effective_cap). */
+static tfe_isa auto_isa(void)
+{
+    const tfe_isa cap = tt_isa_cap(), best = best_allowed(cap);
+    if (cap == TFE_ISA_AUTO && best == TFE_ISA_AMX && !tfe_tile_unit_check_run()->pays)
+        return TFE_ISA_AVX512;
+    return best;
+}
+
+/* The tile unit runs only where it pays, by the rule in kernels.h; measured once per process;
+ * an explicit cap of amx still runs it. */
+TFE_TEST(encoder, tile_unit_runs_where_it_pays)
+{
+    const double at = 100.0 * TFE_TILE_UNIT_MIN_GAIN;
+    CHECK(tfe_tile_unit_pays(at, 100.0) && !tfe_tile_unit_pays(at - 1.0, 100.0) &&
+              !tfe_tile_unit_pays(0.0, 0.0),
+          "the rule is tile >= %.1f x fma and a measured tile unit", TFE_TILE_UNIT_MIN_GAIN);
+    const tfe_tile_unit_check *c = tfe_tile_unit_check_run();
+    CHECK(c == tfe_tile_unit_check_run() && c == tfe_tile_unit_check_peek(),
+          "the check runs once and is then kept");
+    CHECK(c->measured == tfe_isa_supported(TFE_ISA_AMX), "measured %d on a host %s AMX",
+          c->measured, tfe_isa_supported(TFE_ISA_AMX) ? "with" : "without");
+    if (!c->measured) {
+        CHECK(tfe_effective_cap(TFE_ISA_AUTO) == TFE_ISA_AUTO, "no tile unit, no change");
+        return;
+    }
+    CHECK(c->threads >= 1 && c->tile_gflops > 0.0 && c->fma_gflops > 0.0,
+          "peaks %.1f and %.1f GFLOP/s on %d threads", c->tile_gflops, c->fma_gflops, c->threads);
+    CHECK(c->pays == tfe_tile_unit_pays(c->tile_gflops, c->fma_gflops), "pays %d against %.1f / %.1f",
+          c->pays, c->tile_gflops, c->fma_gflops);
+    CHECK(tfe_effective_cap(TFE_ISA_AUTO) == (c->pays ? TFE_ISA_AUTO : TFE_ISA_AVX512) &&
+              tfe_effective_cap(TFE_ISA_AMX) == TFE_ISA_AMX,
+          "the cap follows the check only when none is given");
+    char dir[4096];
+    tt_path(dir, sizeof dir, tt_fixtures(), "dhead80");
+    tfe_model *m = load(dir, TFE_ISA_AUTO);
+    if (tt_isa_cap() == TFE_ISA_AUTO)
+        CHECK(tfe_model_isa(m) == (c->pays ? TFE_ISA_AMX : TFE_ISA_AVX512),
+              "the tile unit %s (%.0f / %.0f), yet the model runs %s", c->pays ? "pays" : "does not pay", c->tile_gflops, c->fma_gflops,
+              tfe_isa_name(tfe_model_isa(m)));
+    tfe_model_free(m);
+    m = load(dir, TFE_ISA_AMX);
+    CHECK(tfe_model_isa(m) == TFE_ISA_AMX, "cap amx runs %s", tfe_isa_name(tfe_model_isa(m)));
+    tfe_model_free(m);
+}
+
 /* An explicit cap never enables what the host lacks: every cap, supported or not, gives a
  * working model on the best ISA it allows. */
 TFE_TEST(encoder, explicit_isa_caps)
@@ -621,7 +668,7 @@ TFE_TEST(encoder, explicit_isa_caps)
     fixture *f = fixture_load("dhead80");
     for (int cap = TFE_ISA_AUTO; cap < TFE_ISA_COUNT; cap++) {
         tfe_model *m = load(dir, (tfe_isa)cap);
-        tfe_isa want = cap == TFE_ISA_AUTO ? best_allowed(tt_isa_cap()) : best_allowed((tfe_isa)cap);
+        tfe_isa want = cap == TFE_ISA_AUTO ? auto_isa() : best_allowed((tfe_isa)cap);
         CHECK(tfe_model_isa(m) == want, "cap %s: model runs %s, expected %s",
               tfe_isa_name((tfe_isa)cap), tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(want));
         tfe_session *s = session(m, 1);
@@ -648,9 +695,9 @@ TFE_TEST(encoder, model_queries)
               c->activation == TFE_ACT_GELU && c->norm_first == 1 && c->embed_scale == 0 &&
               c->final_norm == 1 && fabsf(c->layer_norm_eps - 1e-6f) < 1e-12f,
           "config of %s does not match its config.json", dir);
-    /* No cap given: the best ISA the TFENC_ISA cap allows. */
-    CHECK(tfe_model_isa(m) == best_allowed(tt_isa_cap()), "model runs %s, the best allowed is %s",
-          tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(best_allowed(tt_isa_cap())));
+    /* No cap given: the best ISA the TFENC_ISA cap allows (where the tile unit pays). */
+    CHECK(tfe_model_isa(m) == auto_isa(), "model runs %s, expected %s",
+          tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(auto_isa()));
     const char *ops[] = {"gemm", "attention", "layernorm"};
     for (int i = 0; i < 3; i++) {
         const char *k = tfe_model_kernel(m, ops[i]);

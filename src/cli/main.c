@@ -132,6 +132,24 @@ static const char *act_name(tfe_activation a)
     return a == TFE_ACT_RELU ? "relu" : a == TFE_ACT_GELU ? "gelu" : "gelu_tanh";
 }
 
+/* The ratio of the tile unit's peak to the FMA peak measured when the model was loaded without
+ * a cap (tfe_tile_unit_check_run), or 0 if it was not measured. */
+static double tile_unit_gain(void)
+{
+    const tfe_tile_unit_check *tu = tfe_tile_unit_check_peek();
+    return tu && tu->measured && tu->fma_gflops > 0 ? tu->tile_gflops / tu->fma_gflops : 0.0;
+}
+
+static void print_tile_unit(const char *indent)
+{
+    const tfe_tile_unit_check *tu = tfe_tile_unit_check_peek();
+    if (tile_unit_gain() > 0)
+        printf("%stile unit: amx %.0f GFLOP/s (bf16x3, fp32-equivalent, while running) = %.2fx "
+               "the avx512 FMA peak on %d threads: %s (it pays from %.1fx; TFENC_ISA=amx or "
+               "avx512 overrides)\n", indent, tu->tile_gflops, tile_unit_gain(), tu->threads,
+               tu->pays ? "used" : "not used", TFE_TILE_UNIT_MIN_GAIN);
+}
+
 static int cmd_info(const options *o)
 {
     const tfe_cpu_info *ci = tfe_cpu();
@@ -169,6 +187,7 @@ static int cmd_info(const options *o)
     printf("kernels: isa %s; gemm %s; attention %s; layernorm %s\n",
            tfe_isa_name(tfe_model_isa(m)), tfe_model_kernel(m, "gemm"),
            tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"));
+    print_tile_unit("");
     printf("resident model size: %.1f MiB (packed weights and tables)\n",
            (double)tfe_model_resident_bytes(m) / (1024.0 * 1024.0));
     int b = o->batch ? o->batch : 1, s = o->seq ? o->seq : 128;
@@ -427,17 +446,18 @@ static int cmd_bench(const options *o)
                "\"fma_peak_pct\": %.2f, \"isa\": \"%s\", \"threads\": %d, "
                "\"batch\": %d, \"seq\": %d, \"tokens\": %ld, \"model\": \"%s\", "
                "\"gemm\": \"%s\", \"attention\": \"%s\", \"layernorm\": \"%s\", "
-               "\"version\": \"%s\"}\n",
+               "\"tile_unit_gain\": %.3f, \"version\": \"%s\"}\n",
                p50, p99, ms[0], ms[n - 1], n, (double)tokens / (p50 * 1e-3), gflops, peak, pct,
                fma_peak, fma_pct, tfe_isa_name(isa), threads, batch, seq, tokens,
                model_label(o), gemm, tfe_model_kernel(m, "attention"),
-               tfe_model_kernel(m, "layernorm"), TFENC_VERSION);
+               tfe_model_kernel(m, "layernorm"), tile_unit_gain(), TFENC_VERSION);
     } else {
         printf("tfenc bench: %s, batch %d x seq %d (%ld real tokens), %d threads, isa %s\n",
                model_label(o), batch, seq, tokens,
                threads, tfe_isa_name(isa));
         printf("  kernels: gemm %s, attention %s, layernorm %s; model ready in %.2f s\n", gemm,
                tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"), t_load);
+        print_tile_unit("  ");
         printf("  latency: p50 %.3f ms  p99 %.3f ms  (min %.3f, max %.3f, %d runs)\n", p50, p99,
                ms[0], ms[n - 1], n);
         printf("  throughput: %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the measured %s peak "
