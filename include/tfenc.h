@@ -74,7 +74,11 @@ typedef struct tfe_model tfe_model;     /* immutable after creation; share it ac
 typedef struct tfe_session tfe_session; /* one per thread: workspace + thread count */
 
 typedef struct tfe_model_options {
-    tfe_isa isa; /* TFE_ISA_AUTO (default) or an explicit cap */
+    /* TFE_ISA_AUTO (default: the TFENC_ISA cap, else the best the host runs) or an explicit
+     * cap. With no cap on an AMX host, the first model a process creates measures whether the
+     * tile unit pays against AVX-512 (~75 ms on all OpenMP threads; README, "Where it pays");
+     * TFE_ISA_AMX runs it without measuring. */
+    tfe_isa isa;
 } tfe_model_options;
 
 /* Load `dir`/config.json + `dir`/model.safetensors. `opts` may be NULL. */
