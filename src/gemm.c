@@ -140,10 +140,18 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
 
 /* Rows per thread from which a team splits the rows before the panels (tfe_gemm_team).
  * Measured end to end on 2 threads against the panels-first split: 64 rows per thread cost
- * BERT-base 14% (it streams twice the weights) and MiniLM nothing; 128 rows per thread gained
- * 5% and 7%, 256 and 512 rows 4-10%. Bigger teams are unmeasured (no many-core machine was
- * lent to the stop that made this split): there every row group streams all the weights. */
-enum { TFE_GEMM_ROWS_PER_THREAD = 128 };
+ * BERT-base 14% (each thread streams all the weights) and MiniLM nothing; 128 rows per thread
+ * gained 5% and 7%, 256 and 512 rows 4-10%. In a big team a row group streams only its
+ * share of the weights, while a panel share reads every row of A, which the op before left
+ * spread over all the cores' caches. So bigger teams split rows sooner. On a 16-core Xeon VM
+ * (tfenc-ab-libs, both orders, AVX-512 sessions, 1x128): at 16 threads, 32 rows (4 row
+ * groups) against 128 made BERT-base 3-9% and MiniLM 16-25% faster, 64 rows 5-7% and 4-5%
+ * (AMX sessions 3-4%); at 8 threads 64 rows 3-4% and 9-10%; 8x128 at 16 threads (16 row
+ * groups instead of 8) was neutral (-4..+3%). Teams beyond 16 are unmeasured. */
+static int rows_per_thread(int nthreads)
+{
+    return nthreads >= 16 ? 32 : nthreads >= 8 ? 64 : 128;
+}
 
 /* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
 #ifndef PF_SLICES
@@ -481,12 +489,12 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
         return;
     /* With few rows, threads split the panels (each then streams only its own slice of the
      * weights, which is what bounds small-M products) and rows only when panels run out. With
-     * many rows they split the rows first, into groups of at least TFE_GEMM_ROWS_PER_THREAD:
+     * many rows they split the rows first, into groups of at least rows_per_thread():
      * each thread then reads and writes only its own rows, which the op before it (LayerNorm,
      * the previous GEMM) left in its own L2, at the price of streaming all the weights. */
     int tm = 1;
     for (int d = nthreads; d > 1 && tm == 1; d--)
-        if (nthreads % d == 0 && g->m >= d * TFE_GEMM_ROWS_PER_THREAD)
+        if (nthreads % d == 0 && g->m >= d * rows_per_thread(nthreads))
             tm = d;
     int tn = nthreads / tm < panels ? nthreads / tm : panels;
     tm = nthreads / tn;

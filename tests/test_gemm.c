@@ -345,8 +345,9 @@ static void driver_sweep(const tfe_gemm_impl *impl)
     driver_case(impl, &small, 37, 33 * nr + 5, 2 * small.kc + 3, &epis[EPI_FULL], 1, id++);
 }
 
-/* Same product computed by teams of 1..5: through tfe_gemm's OpenMP region (1, 2, 3 threads)
- * and by calling tfe_gemm_team for every tid in turn; all must match bit for bit. */
+/* Same product computed by teams of 1..5, 8 and 16: through tfe_gemm's OpenMP region (1, 2, 3
+ * threads) and by calling tfe_gemm_team for every tid in turn (teams of 8 and more split the
+ * rows sooner); all must match bit for bit. */
 static void threads_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk, int m, int n,
                          int k, uint64_t case_id)
 {
@@ -359,8 +360,10 @@ static void threads_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk
     product_check(&p, what);
     float *first = tt_alloc(p.c_len);
     memcpy(first, p.cbuf, p.c_len * sizeof *first);
-    for (int t = 2; t <= 5; t++)
+    static const int teams[] = {2, 3, 4, 5, 8, 16};
+    for (int i = 0; i < (int)(sizeof teams / sizeof *teams); i++)
         for (int omp = 0; omp <= 1; omp++) {
+            const int t = teams[i];
             if (omp && t > 3)
                 continue;
             tt_canary_fill(p.cbuf, p.c_len);
