@@ -196,6 +196,7 @@ const tfe_tile_unit_check *tfe_tile_unit_check_run(void)
             /* On every core the sessions will use, 60 ms in all. */
             tfe_peak_pair_gflops(TFE_ISA_AMX, TFE_ISA_AVX512, check.threads, 0.06,
                                  &check.tile_gflops, &check.fma_gflops);
+            check.gain = check.fma_gflops > 0.0 ? check.tile_gflops / check.fma_gflops : 0.0;
             check.pays = tfe_tile_unit_pays(check.tile_gflops, check.fma_gflops);
             check.measured = 1;
         }
@@ -261,7 +262,6 @@ void tfe_kernels_log(const tfe_kernels *k)
     const tfe_tile_unit_check *tu = tfe_tile_unit_check_peek();
     if (tu && tu->measured)
         fprintf(stderr, "tfenc: tile unit %.0f GFLOP/s (bf16x3) = %.2fx the avx512 FMA peak on %d "
-                "threads: %s (it pays from %.1fx)\n", tu->tile_gflops,
-                tu->fma_gflops > 0 ? tu->tile_gflops / tu->fma_gflops : 0.0, tu->threads,
+                "threads: %s (it pays from %.1fx)\n", tu->tile_gflops, tu->gain, tu->threads,
                 tu->pays ? "used" : "not used", TFE_TILE_UNIT_MIN_GAIN);
 }

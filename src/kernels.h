@@ -57,6 +57,7 @@ typedef struct tfe_tile_unit_check {
     int measured; /* 0 when the host (or build) has no tile unit: nothing was run */
     int threads;  /* the team both peaks ran on: the process's OpenMP team */
     double tile_gflops, fma_gflops;
+    double gain; /* tile_gflops / fma_gflops (0 if not measured) */
     int pays;
 } tfe_tile_unit_check;
 

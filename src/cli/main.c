@@ -137,7 +137,7 @@ static const char *act_name(tfe_activation a)
 static double tile_unit_gain(void)
 {
     const tfe_tile_unit_check *tu = tfe_tile_unit_check_peek();
-    return tu && tu->measured && tu->fma_gflops > 0 ? tu->tile_gflops / tu->fma_gflops : 0.0;
+    return tu && tu->measured ? tu->gain : 0.0;
 }
 
 static void print_tile_unit(const char *indent)
