@@ -129,7 +129,8 @@ void tfe_peak_pair_gflops(tfe_isa a, tfe_isa b, int threads, double seconds, dou
         return;
     seconds = clamp_seconds(seconds);
     threads = threads > 0 ? threads : 1;
-    const long ia = calibrate(fa, seconds / (2 * ROUNDS)), ib = calibrate(fb, seconds / (2 * ROUNDS));
+    const double round_seconds = seconds / (2 * ROUNDS);
+    const long ia = calibrate(fa, round_seconds), ib = calibrate(fb, round_seconds);
     for (int round = 0; round < ROUNDS; round++) {
         double g = round_gflops_running(fa, threads, ia);
         *ga = g > *ga ? g : *ga;

@@ -643,8 +643,8 @@ TFE_TEST(encoder, tile_unit_runs_where_it_pays)
     }
     CHECK(c->threads >= 1 && c->tile_gflops > 0.0 && c->fma_gflops > 0.0,
           "peaks %.1f and %.1f GFLOP/s on %d threads", c->tile_gflops, c->fma_gflops, c->threads);
-    CHECK(c->pays == tfe_tile_unit_pays(c->tile_gflops, c->fma_gflops), "pays %d against %.1f / %.1f",
-          c->pays, c->tile_gflops, c->fma_gflops);
+    CHECK(c->pays == tfe_tile_unit_pays(c->tile_gflops, c->fma_gflops),
+          "pays %d against %.1f / %.1f", c->pays, c->tile_gflops, c->fma_gflops);
     CHECK(tfe_effective_cap(TFE_ISA_AUTO) == (c->pays ? TFE_ISA_AUTO : TFE_ISA_AVX512) &&
               tfe_effective_cap(TFE_ISA_AMX) == TFE_ISA_AMX,
           "the cap follows the check only when none is given");
@@ -653,7 +653,8 @@ TFE_TEST(encoder, tile_unit_runs_where_it_pays)
     tfe_model *m = load(dir, TFE_ISA_AUTO);
     if (tt_isa_cap() == TFE_ISA_AUTO)
         CHECK(tfe_model_isa(m) == (c->pays ? TFE_ISA_AMX : TFE_ISA_AVX512),
-              "the tile unit %s (%.0f / %.0f), yet the model runs %s", c->pays ? "pays" : "does not pay", c->tile_gflops, c->fma_gflops,
+              "the tile unit %s (%.0f / %.0f), yet the model runs %s",
+              c->pays ? "pays" : "does not pay", c->tile_gflops, c->fma_gflops,
               tfe_isa_name(tfe_model_isa(m)));
     tfe_model_free(m);
     m = load(dir, TFE_ISA_AMX);
