@@ -208,6 +208,12 @@ const tfe_tile_unit_check *tfe_tile_unit_check_run(void)
     return done;
 }
 
+void tfe_tile_unit_check_set(const tfe_tile_unit_check *result)
+{
+    tfe_tile_unit_check_run();
+    check = *result;
+}
+
 tfe_isa tfe_effective_cap(tfe_isa cap)
 {
     if (cap == TFE_ISA_AUTO && tfe_isa_allowed(TFE_ISA_AMX, cap) &&

@@ -66,6 +66,9 @@ typedef struct tfe_tile_unit_check {
 const tfe_tile_unit_check *tfe_tile_unit_check_run(void);
 /* The result if the check has run, else NULL (never measures). */
 const tfe_tile_unit_check *tfe_tile_unit_check_peek(void);
+/* For tests: replaces the kept result (after running the check if it had not run), so both
+ * outcomes can be tested on any host. Not safe while other threads create models. */
+void tfe_tile_unit_check_set(const tfe_tile_unit_check *result);
 
 /* The cap a model runs under: an explicit cap as given; no cap (TFE_ISA_AUTO) on a host
  * whose tile unit does not pay becomes avx512, so the model runs the FMA kernels. */

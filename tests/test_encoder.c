@@ -660,6 +660,22 @@ TFE_TEST(encoder, tile_unit_runs_where_it_pays)
     m = load(dir, TFE_ISA_AMX);
     CHECK(tfe_model_isa(m) == TFE_ISA_AMX, "cap amx runs %s", tfe_isa_name(tfe_model_isa(m)));
     tfe_model_free(m);
+    /* Both outcomes, whatever this host measured: a tile unit that pays and one that does not.
+     * (A cap from TFENC_ISA wins over both, as above.) */
+    const tfe_tile_unit_check measured = *c;
+    for (int pays = 0; pays <= 1; pays++) {
+        tfe_tile_unit_check forced = measured;
+        forced.pays = pays;
+        tfe_tile_unit_check_set(&forced);
+        m = load(dir, TFE_ISA_AUTO);
+        const tfe_isa want = tt_isa_cap() != TFE_ISA_AUTO ? best_allowed(tt_isa_cap())
+                             : pays                       ? TFE_ISA_AMX
+                                                          : TFE_ISA_AVX512;
+        CHECK(tfe_model_isa(m) == want, "a tile unit that %s: the model runs %s, expected %s",
+              pays ? "pays" : "does not pay", tfe_isa_name(tfe_model_isa(m)), tfe_isa_name(want));
+        tfe_model_free(m);
+    }
+    tfe_tile_unit_check_set(&measured);
 }
 
 /* An explicit cap never enables what the host lacks: every cap, supported or not, gives a
