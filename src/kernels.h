@@ -42,7 +42,7 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *out);
 #define TFE_TILE_GEMM_MIN_TOKENS 44
 
 /* A host can have a tile unit that does not pay: on a 16-core Xeon VM that lends one, its
- * fp32-equivalent (bf16x3) peak came out at 1.0-1.8x the AVX-512 FMA peak with 2-16 cores
+ * fp32-equivalent (bf16x3) peak came out at 0.9-1.8x the AVX-512 FMA peak with 2-16 cores
  * busy (2.1-2.2x on one), and AVX-512 sessions ran faster than AMX ones in 12 of 15
  * cells (bench/results/scaling/xeon-16core-run5-*); on the 2-vCPU Xeon of bench/results the
  * ratio is 2.4-2.5x and AMX sessions run 1.4-1.5x faster. The AMX path's speed-up end to end
