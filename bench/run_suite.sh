@@ -18,36 +18,17 @@
 # reports other_cores (CPU that other processes used meanwhile); values above ~0.15 mean noise.
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-"$root/build"}
-bin="$build/bench/tfenc-bench"
-out=${TFENC_BENCH_RESULTS:-"$root/bench/results"}
-host=${TFENC_BENCH_HOST:-$(hostname -s 2>/dev/null || echo host)}
+# shellcheck source=bench/suite_lib.sh
+. "$(dirname "$0")/suite_lib.sh"
 python=${PYTHON:-python3}
-
-if [ ! -x "$bin" ]; then
-    echo "run_suite.sh: $bin not found; build first: meson setup build && ninja -C build" >&2
-    exit 1
-fi
-mkdir -p "$out"
-
-# ISAs this build can run on this host, as tfenc-bench reports them.
-usable=$("$bin" --tfenc_info | awk '$1 == "isa_usable" { $1 = ""; print }')
+BENCH_FLAGS=${TFENC_BENCH_ARGS:-}
 echo "run_suite.sh: $host, usable ISAs:$usable"
 
-# run ISA FILTER [VAR=VALUE...]: the suite under TFENC_ISA=ISA, rows matching FILTER ('' for
-# all), with those variables set. OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it
-# is loaded, so they are removed from the environment of the process first (a machine-wide
-# setting may slow it down otherwise).
+# run ISA FILTER [VAR=VALUE...]: the suite under TFENC_ISA=ISA into <host>-<isa>.json.
 run() {
     isa=$1 filter=$2
     shift 2
-    json="$out/$host-$isa.json"
-    echo "run_suite.sh: TFENC_ISA=$isa -> $json"
-    # shellcheck disable=SC2086  # TFENC_BENCH_ARGS is a list of flags
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE TFENC_ISA="$isa" "$@" \
-        "$bin" --benchmark_filter="$filter" --benchmark_out="$json" \
-        --benchmark_out_format=json ${TFENC_BENCH_ARGS:-}
+    bench_run "$out/$host-$isa.json" "$isa" "$filter" "$@"
 }
 
 # compare A B NAME: the side-by-side table NAME.md of two runs and its chart NAME.png (the

@@ -11,25 +11,16 @@
 #   bench/run_targets.sh [BUILD_DIR]    writes bench/results/<host>-targets-<isa>.json
 # Environment: TFENC_BENCH_HOST, TFENC_BENCH_RESULTS, REPS, PYTHON (as bench/run_suite.sh).
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-"$root/build"}
-bin="$build/bench/tfenc-bench"
-out=${TFENC_BENCH_RESULTS:-"$root/bench/results"}
-host=${TFENC_BENCH_HOST:-$(hostname -s 2>/dev/null || echo host)}
-[ -x "$bin" ] || { echo "run_targets.sh: $bin not found; build first" >&2; exit 1; }
-mkdir -p "$out"
-usable=$("$bin" --tfenc_info | awk '$1 == "isa_usable" { $1 = ""; print }')
+# shellcheck source=bench/suite_lib.sh
+. "$(dirname "$0")/suite_lib.sh"
+BENCH_FLAGS="--benchmark_repetitions=${REPS:-9} --benchmark_enable_random_interleaving=true"
 big='(128x768x768|128x2304x768|128x3072x768|128x768x3072|512x3072x768)'
 few='(1|16)x(768x768|3072x768|768x3072)'
 enc='encoder/bert-base/(b1s128|b8s128)/t[12]$'
 run() {
     isa=$1 filter=$2
     shift 2
-    echo "run_targets.sh: TFENC_ISA=$isa -> $out/$host-targets-$isa.json" >&2
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE TFENC_ISA="$isa" "$@" "$bin" \
-        --benchmark_filter="$filter" --benchmark_repetitions="${REPS:-9}" \
-        --benchmark_enable_random_interleaving=true \
-        --benchmark_out="$out/$host-targets-$isa.json" --benchmark_out_format=json >/dev/null
+    bench_run "$out/$host-targets-$isa.json" "$isa" "$filter" "$@" >/dev/null
 }
 for isa in avx512 avx2 amx; do
     case " $usable " in *" $isa "*) ;; *) continue ;; esac
