@@ -143,10 +143,10 @@ static double tile_unit_gain(void)
 static void print_tile_unit(const char *indent)
 {
     const tfe_tile_unit_check *tu = tfe_tile_unit_check_peek();
-    if (tile_unit_gain() > 0)
+    if (tu && tu->measured)
         printf("%stile unit: amx %.0f GFLOP/s (bf16x3, fp32-equivalent, while running) = %.2fx "
                "the avx512 FMA peak on %d threads: %s (it pays from %.1fx; TFENC_ISA=amx or "
-               "avx512 overrides)\n", indent, tu->tile_gflops, tile_unit_gain(), tu->threads,
+               "avx512 overrides)\n", indent, tu->tile_gflops, tu->gain, tu->threads,
                tu->pays ? "used" : "not used", TFE_TILE_UNIT_MIN_GAIN);
 }
 
