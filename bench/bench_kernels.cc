@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "attention.h"
+#include "cpu.h"
 #include "gemm.h"
 #include "layernorm.h"
 #include "peak.h"
@@ -102,8 +103,9 @@ void register_peaks()
 // ---------------------------------------------------------------------------------------------
 // ukernel/<impl>/kc<kc>/t<n>: a GEMM impl's innermost call alone, with everything it touches in
 // L1: two tiles of A (packed where the impl packs A) against one K slice of a panel, the slice
-// the panel orders use (tfe_gemm_blocking_init's kc), each tile accumulating into its own C
-// tile (35-43 KiB in all for this host's kernels); on a team, every thread its own copy. Its
+// the panel orders use (tfe_gemm_blocking_init's kc, halved until the call's data fit L1: the
+// AVX-512 panels' 256 steps fill L1 alone), each tile accumulating into its own C tile (35-43
+// KiB in all for this host's kernels); on a team, every thread its own copy. Its
 // pct_peak is the ceiling a gemm/ row can approach: what the gemm/ rows lose below it goes to
 // the memory hierarchy and the driver.
 
@@ -167,6 +169,15 @@ static void bm_ukernel(benchmark::State &st, const tfe_gemm_impl *impl, int kc, 
     set_flops(st, meter, flops, impl->isa, threads);
 }
 
+// What one thread of a ukernel row touches (bm_ukernel's buffer).
+static long ukernel_bytes(const tfe_gemm_impl *impl, int kc)
+{
+    if (impl->amx) // converted A tiles and panel slice: 3 bf16 terms of each chunk of 32
+        return (long)((kc + 31) / 32) * (kUkernelTiles * 3 + 9) * 1024 + kUkernelTiles * 16 * 48 * 4;
+    return (long)(kUkernelTiles * impl->mr * kc + kc * impl->nr + kUkernelTiles * impl->mr * impl->nr) *
+           (long)sizeof(float);
+}
+
 void register_ukernels()
 {
     int n;
@@ -177,7 +188,9 @@ void register_ukernels()
             continue;
         tfe_gemm_blocking blk;
         tfe_gemm_blocking_init(impl, &blk);
-        const int kc = blk.kc;
+        int kc = blk.kc;
+        while (kc > 32 && ukernel_bytes(impl, kc) > tfe_cpu()->l1d)
+            kc /= 2;
         for (int t : opts().threads)
             reg("ukernel/" + std::string(impl->name) + "/kc" + std::to_string(kc) + "/" + tname(t),
                 [impl, kc, t](benchmark::State &st) { bm_ukernel(st, impl, kc, t); });

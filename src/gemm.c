@@ -34,6 +34,17 @@ void tfe_pack_b(int n, int k, int nr, int blocked, const float *w, float *dst)
     }
 }
 
+/* The panel orders' shortest K slice. Every tile call pays a fixed ~85-105 cycles where its
+ * C round trip and the accumulators' chains start and drain (measured with 8x48 tiles in
+ * L1: the same with the call, the loop branch and C's cache level taken away), 4-5% of a
+ * 128-step AVX-512 tile. Half of a 48 KiB L1 gives the 48-wide panels 128 steps; 256 (the
+ * slice then fills L1, and part of it comes from L2 while the tiles pass) made AVX-512
+ * sessions 1.2-1.9% faster at 1x128 on 1 and 2 threads (tfenc-ab-libs, 21 rounds; 192:
+ * 1.0%; 384: 2.3% slower on 1 thread) and 128-row products 1-3% (8x128 and 1x512, in the
+ * tile order, the same). AVX2's 16-wide panels already get 384 (at 512: the same, at 768:
+ * 2-4% slower). */
+enum { PANEL_KC_MIN = 256 };
+
 /* The K slice whose `width` floats per k step fill half of L1: a multiple of 16, at least 64. */
 static int half_l1_kc(long l1d, int width)
 {
@@ -45,8 +56,11 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
 {
     const tfe_cpu_info *ci = tfe_cpu();
     /* Panel orders: half of L1 for the kc×nr slice of a weight panel (the other half: rows
-     * of A, the C tile); half of L2 for the rows of A or the C block. */
+     * of A, the C tile), but at least PANEL_KC_MIN k steps; half of L2 for the rows of A or
+     * the C block. */
     blk->kc = half_l1_kc(ci->l1d, impl->nr);
+    if (blk->kc < PANEL_KC_MIN)
+        blk->kc = PANEL_KC_MIN;
     if (impl->amx) {
         /* The AMX tiles read the slice converted: three bf16 terms a value (6 bytes, not 4), in
          * whole chunks of 32 values of K. On a 48 KiB L1 that gives 64 (128 before): the

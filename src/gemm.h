@@ -180,8 +180,9 @@ void tfe_pack_b(int n, int k, int nr, int blocked, const float *w, float *dst);
 /* Cache blocking derived from the host caches and the impl, for the driver's loop orders
  * (see tfe_gemm_team). */
 typedef struct tfe_gemm_blocking {
-    int kc;               /* panel orders: a kc×nr weight panel slice stays in L1 while the
-                             rows of A stream by (AMX: the slice converted to bf16 terms) */
+    int kc;               /* panel orders: a kc×nr weight panel slice stays in L1 (or
+                             fills it, from 256 k steps) while the rows of A stream by (AMX:
+                             the slice converted to bf16 terms) */
     long l2_floats;       /* L2 budget that picks the loop order (rows of A that fit, mc×K)
                              and sizes the C-resident block (its C) and the tile order's M
                              block (mc×kc_tile) */
