@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Summary of bench/run_targets.sh results: per row the median, min and max over its
-repetitions (GFLOP/s and % of the peak of its ISA); GEMM rows against oneDNN (ratio of the
-medians); encoder rows with their 1 -> 2 thread speed-up (ratio of the median times).
+repetitions (GFLOP/s and % of the peak of its ISA measured at start-up, as in the suite), and
+the ratio of its median to the median of the interleaved peak row of its ISA and thread count
+(the start-up peak is one sample, which can sit a few per cent off the median); GEMM rows
+against oneDNN (ratio of the medians); encoder rows with their 1 -> 2 thread speed-up (ratio
+of the median times).
 
   python3 bench/targets.py bench/results/<host>-targets-*.json
 """
@@ -20,6 +23,18 @@ def load(path):
     return d["context"], reps
 
 
+# The peak row each file's rows are held against (AMX sessions: also the zmm FMA row).
+PEAK_ROW = {"avx512": "fma_zmm__avx512", "avx2": "fma_ymm__avx2", "amx": "bf16x3__amx"}
+
+
+def interleaved_pct(reps, name, gflops, peak):
+    """The row's median GFLOP/s as % of the median of peak/<peak>/<its threads>, or None."""
+    rows = reps.get(f"peak/{peak}/{name.rsplit('/', 1)[-1]}")
+    if name.startswith("peak/") or not rows:
+        return None
+    return 100.0 * gflops / statistics.median(r["GFLOP/s"] for r in rows)
+
+
 def stat(values):
     return statistics.median(values), min(values), max(values)
 
@@ -29,16 +44,20 @@ for path in sys.argv[1:]:
     isa = re.sub(r".*-targets-(\w+)\.json$", r"\1", path)
     n = max(len(v) for v in reps.values()) if reps else 0
     print(f"\n### TFENC_ISA={isa}: {n} interleaved repetitions a row ({path.split('/')[-1]})\n")
-    print("| row | GFLOP/s median (min-max) | % of peak median (min-max) | against |")
-    print("|---|---:|---:|---|")
+    print("| row | GFLOP/s median (min-max) | % of peak median (min-max) "
+          "| % of interleaved peak | against |")
+    print("|---|---:|---:|---:|---|")
     for name in sorted(reps, key=lambda s: (s.split("/")[0] != "peak", s)):
         rs = reps[name]
         against = ""
         g = stat([r["GFLOP/s"] for r in rs if "GFLOP/s" in r])
         p = stat([r.get("pct_peak", 0.0) for r in rs])
+        ip = interleaved_pct(reps, name, g[0], PEAK_ROW.get(isa, ""))
         if "pct_fma_peak" in rs[0]:  # AMX sessions: also against the zmm FMA peak
             z = stat([r["pct_fma_peak"] for r in rs])
-            against = f"zmm FMA peak {z[0]:.1f}% ({z[1]:.1f}-{z[2]:.1f}); "
+            zi = interleaved_pct(reps, name, g[0], PEAK_ROW["avx512"])
+            against = f"zmm FMA peak {z[0]:.1f}% ({z[1]:.1f}-{z[2]:.1f})"
+            against += f", interleaved {zi:.1f}%; " if zi is not None else "; "
         m = re.match(r"gemm/([^/]+)/(.+)$", name)
         if m and m.group(1) != "onednn" and f"gemm/onednn/{m.group(2)}" in reps:
             o = stat([r["GFLOP/s"] for r in reps[f"gemm/onednn/{m.group(2)}"]])
@@ -50,5 +69,6 @@ for path in sys.argv[1:]:
             against += f"1 -> 2 threads {t1 / t2:.3f}x"
         if name.startswith("gemm/onednn/"):
             continue  # shown through the ratio; its own row in the JSON
+        ips = f"{ip:.1f}" if ip is not None else ""
         print(f"| {name} | {g[0]:.1f} ({g[1]:.1f}-{g[2]:.1f}) | {p[0]:.1f} ({p[1]:.1f}-{p[2]:.1f}) "
-              f"| {against} |")
+              f"| {ips} | {against} |")
