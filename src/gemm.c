@@ -2,6 +2,7 @@
 #include "gemm.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,8 +89,16 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
     /* Measured against "over twice the L2 budget" as the only test: in the tile order, 512
      * rows of K = 768 on one thread 1-3% faster (11% on 512×2304×768 in one run), 256 rows a
      * thread 4-10%, AVX-512 sessions at 8×128 1-5% faster and at 1×512 the same; but 128 rows
-     * of K = 3072 (FFN down) 1-2% slower end to end at 1×128. */
-    blk->tile_rows = 256;
+     * of K = 3072 (FFN down) 1-2% slower end to end at 1×128. (That was with K slices of 128
+     * in the panel orders; with 256, see tile_block_rows.) */
+    blk->tile_rows = impl->a_in_place ? 256 : INT_MAX;
+    /* With K slices of 256, the rows-resident order caught up where its M block holds 128
+     * rows or more (K <= 768 on a 2 MiB L2): AVX-512, one process, against the tile order,
+     * 512 and 1024 rows of K = 768 (N = 768 to 3072) and 512 of K = 384: 0.998-1.025x the
+     * rate on 1 and 2 threads, 1.6-2.5% faster on the wide ones; BERT-base and MiniLM 8×128
+     * and BERT-base 1×512 end to end 0.986-1.008x the time. Deeper products keep the tile order
+     * (512×768×3072: 3-4% faster there). */
+    blk->tile_block_rows = 128;
     blk->b_block_floats = ci->l2 / 3 / (long)sizeof(float);
 }
 
@@ -380,8 +389,9 @@ static size_t few_scratch_floats(const tfe_gemm_impl *impl, int k_max)
 }
 
 /* Packed-A scratch (impl->tile_pack): the rows-resident order's M block, its rows × K, which
- * also holds the C-resident order's (under blk->tile_rows rows × a K slice). The driver packs
- * only what fits, so a caller's own blocking stays safe. */
+ * also holds most C-resident blocks (their rows × a K slice). The driver packs only what fits
+ * and reads A in place otherwise, so a caller's own blocking stays safe. (AVX2's C-resident
+ * blocks of 342 rows at 8×128 on one thread do not fit; scratch for them measured the same.) */
 static size_t tile_pack_floats(const tfe_gemm_impl *impl, int k_max)
 {
     tfe_gemm_blocking b;
@@ -586,11 +596,13 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int n = g->b->n, k = g->b->k;
     /* Three loop orders. When this thread has blk->tile_rows rows or more and they are more
      * than the rows-resident order's M block (which would stream the weights once per block;
-     * the tile order's M blocks are larger), the tile order
-     * (gemm_tile_order); otherwise one of two panel orders, both streaming the weights as few
-     * times as L2 allows. */
+     * the tile order's M blocks are larger), and that block holds fewer than
+     * blk->tile_block_rows rows, the tile order (gemm_tile_order); otherwise one of two panel
+     * orders, both streaming the weights as few times as L2 allows. */
     const int mc_rows = (int)(blk->l2_floats / k); /* rows of A that fit the L2 budget */
-    if (row_hi - row_lo >= blk->tile_rows && row_hi - row_lo > (int)(blk->a_block_floats / k)) {
+    const int block_rows = (int)(blk->a_block_floats / k);
+    if (row_hi - row_lo >= blk->tile_rows && row_hi - row_lo > block_rows &&
+        block_rows < blk->tile_block_rows) {
         gemm_tile_order(impl, blk, g, row_lo, row_hi, p_lo, p_hi);
         return;
     }

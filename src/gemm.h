@@ -154,6 +154,8 @@ typedef struct tfe_gemm_impl {
     int mr_few;
     const tfe_gemm_amx *amx;     /* tile-unit kernels, or NULL */
     tfe_gemm_tile_pack_fn tile_pack; /* A's packer for the micro-kernel, or NULL (A strided) */
+    int a_in_place;   /* 1: products of many rows may run in the tile order, which reads A in
+                         place (tfe_gemm_blocking's tile_rows); 0: always the panel orders */
 } tfe_gemm_impl;
 
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);
@@ -191,7 +193,9 @@ typedef struct tfe_gemm_blocking {
                              the panels of a weight block */
     long b_block_floats;  /* tile order: L2 budget for the weight block (kc_tile × nb panels) */
     int tile_rows;        /* tile order for a thread's rows from this many (and more than
-                             the rows-resident order's M block) */
+                             the rows-resident order's M block, when that block holds fewer
+                             than tile_block_rows rows); INT_MAX: never */
+    int tile_block_rows;
 } tfe_gemm_blocking;
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);
