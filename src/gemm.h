@@ -194,8 +194,9 @@ typedef struct tfe_gemm_blocking {
     long b_block_floats;  /* tile order: L2 budget for the weight block (kc_tile × nb panels) */
     int tile_rows;        /* tile order for a thread's rows from this many (and more than
                              the rows-resident order's M block, when that block holds fewer
-                             than tile_block_rows rows); INT_MAX: never */
-    int tile_block_rows;
+                             than tile_block_rows rows or the rows are more than
+                             tile_max_passes blocks); INT_MAX: never */
+    int tile_block_rows, tile_max_passes;
 } tfe_gemm_blocking;
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);

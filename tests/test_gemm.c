@@ -312,7 +312,7 @@ static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
     blk.kc_tile = 32;
     blk.b_block_floats = 2L * blk.kc_tile * impl->nr;
     blk.tile_rows = 1;
-    blk.tile_block_rows = 1 << 30;
+    blk.tile_block_rows = 1 << 30, blk.tile_max_passes = 1;
     return blk;
 }
 
