@@ -174,9 +174,16 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
  * groups) against 128 made BERT-base 3-9% and MiniLM 16-25% faster, 64 rows 5-7% and 4-5%
  * (AMX sessions 3-4%); at 8 threads 64 rows 3-4% and 9-10%; 8x128 at 16 threads (16 row
  * groups instead of 8) was neutral (-4..+3%). Teams beyond 16 are unmeasured. */
-static int rows_per_thread(int nthreads)
+static int rows_per_thread(const tfe_gemm_impl *impl, int nthreads, int panels)
 {
-    return nthreads >= 16 ? 32 : nthreads >= 8 ? 64 : 128;
+    const int rows = nthreads >= 16 ? 32 : nthreads >= 8 ? 64 : 128;
+    /* Narrow products (a model's output projection and FFN down: N = d_model) give each
+     * thread of a panel split few panels for all the rows of A; an impl may split their rows
+     * sooner (gemm.h, narrow_rows_per_thread). */
+    return panels <= TFE_GEMM_NARROW_PANELS && impl->narrow_rows_per_thread > 0 &&
+                   impl->narrow_rows_per_thread < rows
+               ? impl->narrow_rows_per_thread
+               : rows;
 }
 
 /* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
@@ -521,7 +528,7 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
      * the previous GEMM) left in its own L2, at the price of streaming all the weights. */
     int tm = 1;
     for (int d = nthreads; d > 1 && tm == 1; d--)
-        if (nthreads % d == 0 && g->m >= d * rows_per_thread(nthreads))
+        if (nthreads % d == 0 && g->m >= d * rows_per_thread(impl, nthreads, panels))
             tm = d;
     int tn = nthreads / tm < panels ? nthreads / tm : panels;
     tm = nthreads / tn;
