@@ -166,7 +166,8 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
 
 /* Rows per thread from which a team splits the rows before the panels (tfe_gemm_team).
  * Measured end to end on 2 threads against the panels-first split: 64 rows per thread cost
- * BERT-base 14% (each thread streams all the weights) and MiniLM nothing; 128 rows per thread
+ * BERT-base 14% (each thread streams all the weights; an early build: the AVX-512 kernel, with
+ * A packed and K slices of 256, now gains from 64, see its registry entry) and MiniLM nothing; 128 rows per thread
  * gained 5% and 7%, 256 and 512 rows 4-10%. In a big team a row group streams only its
  * share of the weights, while a panel share reads every row of A, which the op before left
  * spread over all the cores' caches. So bigger teams split rows sooner. On a 16-core Xeon VM
@@ -174,16 +175,12 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
  * groups) against 128 made BERT-base 3-9% and MiniLM 16-25% faster, 64 rows 5-7% and 4-5%
  * (AMX sessions 3-4%); at 8 threads 64 rows 3-4% and 9-10%; 8x128 at 16 threads (16 row
  * groups instead of 8) was neutral (-4..+3%). Teams beyond 16 are unmeasured. */
-static int rows_per_thread(const tfe_gemm_impl *impl, int nthreads, int panels)
+static int rows_per_thread(const tfe_gemm_impl *impl, int nthreads)
 {
     const int rows = nthreads >= 16 ? 32 : nthreads >= 8 ? 64 : 128;
-    /* Narrow products (a model's output projection and FFN down: N = d_model) give each
-     * thread of a panel split few panels for all the rows of A; an impl may split their rows
-     * sooner (gemm.h, narrow_rows_per_thread). */
-    return panels <= TFE_GEMM_NARROW_PANELS && impl->narrow_rows_per_thread > 0 &&
-                   impl->narrow_rows_per_thread < rows
-               ? impl->narrow_rows_per_thread
-               : rows;
+    /* An impl may split sooner (gemm.h, tfe_gemm_impl.rows_per_thread). */
+    return impl->rows_per_thread > 0 && impl->rows_per_thread < rows ? impl->rows_per_thread
+                                                                      : rows;
 }
 
 /* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
@@ -528,7 +525,7 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
      * the previous GEMM) left in its own L2, at the price of streaming all the weights. */
     int tm = 1;
     for (int d = nthreads; d > 1 && tm == 1; d--)
-        if (nthreads % d == 0 && g->m >= d * rows_per_thread(impl, nthreads, panels))
+        if (nthreads % d == 0 && g->m >= d * rows_per_thread(impl, nthreads))
             tm = d;
     int tn = nthreads / tm < panels ? nthreads / tm : panels;
     tm = nthreads / tn;

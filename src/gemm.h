@@ -143,10 +143,6 @@ TFE_GEMM_AMX_FINISH(tfe_gemm_amx_finish);
 void tfe_gemm_amx_begin(void);
 void tfe_gemm_amx_end(void);
 
-/* Products of at most this many panels are "narrow" (tfe_gemm_impl.narrow_rows_per_thread):
- * 768 outputs in panels of 48, BERT-base's output projection and FFN down. */
-#define TFE_GEMM_NARROW_PANELS 16
-
 typedef struct tfe_gemm_impl {
     const char *name; /* e.g. "8x48__avx512": tile and ISA, as in tests and benchmarks */
     tfe_isa isa;      /* what the host must support */
@@ -160,9 +156,9 @@ typedef struct tfe_gemm_impl {
     tfe_gemm_tile_pack_fn tile_pack; /* A's packer for the micro-kernel, or NULL (A strided) */
     int a_in_place;   /* 1: products of many rows may run in the tile order, which reads A in
                          place (tfe_gemm_blocking's tile_rows); 0: always the panel orders */
-    int narrow_rows_per_thread; /* > 0: a team splits the rows of a product of at most
-                         TFE_GEMM_NARROW_PANELS panels from this many rows a thread (when that
-                         is sooner than the default); 0: the default for every product */
+    int rows_per_thread; /* > 0: a team splits the rows before the panels from this many
+                         rows a thread when that is sooner than the team's default (128 under
+                         8 threads); 0: the default (src/gemm.c, rows_per_thread) */
 } tfe_gemm_impl;
 
 TFE_GEMM_UKERNEL(tfe_gemm_4x16__scalar);

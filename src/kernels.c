@@ -28,11 +28,13 @@ static const tfe_gemm_impl gemm_impls[] = {
      .ukernel = tfe_gemm_8x48__avx512, .few_rows = tfe_gemm_few24x16__avx512,
      .few_pack = tfe_gemm_few_pack__avx512, .mr_few = 24,
      .tile_pack = tfe_gemm_tile_pack8__avx512, .a_in_place = 1,
-     /* 2 threads, 1×128, against 128 (the panel split there; tfenc-ab-libs, 21 rounds):
-      * BERT-base 0.974 and 0.986x the time, MiniLM 0.962x. Each thread then streams all of
-      * the narrow weights, but reads A, writes C and later normalises only its own rows.
-      * (AVX2 sessions 4.1% slower, AMX 4.3%: they keep the default.) */
-     .narrow_rows_per_thread = 64},
+     /* 64 rows a thread, against 128 (a panel split at 1×128 on 2 threads), in one process
+      * (tfenc-ab-libs, 21 rounds): BERT-base 1×128 0.974x the time, MiniLM 1×128 0.950x,
+      * 1×200 the same. Each thread then streams all the weights but reads A, writes C and
+      * normalises only its own rows, half of which the other core wrote under a panel split.
+      * (Splitting only the products of N = d_model gave about half of that; AVX2 sessions
+      * were 4.1% slower with that and AMX sessions 4.3%: they keep 128.) */
+     .rows_per_thread = 64},
 #endif
 #if TFE_HAVE_AVX2
     /* Always A packed: on every product of 256 rows a thread or more measured (K = 384 to

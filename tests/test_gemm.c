@@ -385,8 +385,8 @@ static void threads_sweep(const tfe_gemm_impl *impl)
 {
     const int mr = impl->mr, nr = impl->nr;
     const tfe_gemm_blocking small = small_blocking(impl);
-    /* A narrow product (under TFE_GEMM_NARROW_PANELS panels): impls with a
-     * narrow_rows_per_thread split its 130 rows on 2 threads, the others its panels. */
+    /* 130 rows: impls with a rows_per_thread of 64 split them on 2 threads, the others split
+     * the panels. */
     threads_case(impl, &small, 130, next_prime(3 * nr), 2 * small.kc + 3, 2000000);
     threads_case(impl, &small, 37, nr + 1, small.kc + 1, 2000001);
     threads_case(impl, &small, 1, 5 * nr + 3, small.kc - 1, 2000002);
