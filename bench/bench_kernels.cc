@@ -113,17 +113,31 @@ void register_peaks()
 // noise.
 enum { kUkernelTiles = 2, kUkernelCalls = 512 };
 
+// What one thread of a ukernel row touches, in floats: A tiles (fp32: tiles × mr × kc; AMX:
+// converted, 3 terms of every chunk of every row tile), the panel slice (fp32 or converted),
+// the C tiles.
+struct UkernelData {
+    size_t a_floats, b_floats, c_floats;
+    size_t floats() const { return a_floats + b_floats + c_floats; }
+};
+
+static UkernelData ukernel_data(const tfe_gemm_impl *impl, int kc)
+{
+    const size_t mr = (size_t)impl->mr, nr = (size_t)impl->nr, tiles = kUkernelTiles;
+    const size_t chunks = (size_t)(kc + 31) / 32;
+    if (impl->amx)
+        return {tiles * chunks * 3 * 512 / 2, chunks * 9 * 512 / 2, tiles * mr * nr};
+    return {tiles * mr * (size_t)kc, (size_t)kc * nr, tiles * mr * nr};
+}
+
 static void bm_ukernel(benchmark::State &st, const tfe_gemm_impl *impl, int kc, int threads)
 {
     const int mr = impl->mr, nr = impl->nr, tiles = kUkernelTiles;
     const bool amx = impl->amx != nullptr;
-    // Per thread: A tiles (fp32: tiles × mr × kc; AMX: converted, 3 terms of every chunk of
-    // every row tile), the panel slice (fp32 or converted), the C tiles.
     const int chunks = (kc + 31) / 32;
-    const size_t a_floats = amx ? (size_t)tiles * chunks * 3 * 512 / 2 : (size_t)tiles * mr * kc;
-    const size_t b_floats = amx ? (size_t)chunks * 9 * 512 / 2 : (size_t)kc * nr;
-    const size_t c_floats = (size_t)tiles * mr * nr;
-    const size_t per_thread = (a_floats + b_floats + c_floats + 15) / 16 * 16;
+    const UkernelData data = ukernel_data(impl, kc);
+    const size_t a_floats = data.a_floats, b_floats = data.b_floats;
+    const size_t per_thread = (data.floats() + 15) / 16 * 16;
     Buf buf(per_thread * threads);
     buf.fill_random(31, -0.5f, 0.5f);
     if (amx) // valid bf16 terms: the random fp32 halves above may be NaN patterns
@@ -169,15 +183,6 @@ static void bm_ukernel(benchmark::State &st, const tfe_gemm_impl *impl, int kc, 
     set_flops(st, meter, flops, impl->isa, threads);
 }
 
-// What one thread of a ukernel row touches (bm_ukernel's buffer).
-static long ukernel_bytes(const tfe_gemm_impl *impl, int kc)
-{
-    if (impl->amx) // converted A tiles and panel slice: 3 bf16 terms of each chunk of 32
-        return (long)((kc + 31) / 32) * (kUkernelTiles * 3 + 9) * 1024 + kUkernelTiles * 16 * 48 * 4;
-    return (long)(kUkernelTiles * impl->mr * kc + kc * impl->nr + kUkernelTiles * impl->mr * impl->nr) *
-           (long)sizeof(float);
-}
-
 void register_ukernels()
 {
     int n;
@@ -189,7 +194,7 @@ void register_ukernels()
         tfe_gemm_blocking blk;
         tfe_gemm_blocking_init(impl, &blk);
         int kc = blk.kc;
-        while (kc > 32 && ukernel_bytes(impl, kc) > tfe_cpu()->l1d)
+        while (kc > 32 && (long)(ukernel_data(impl, kc).floats() * sizeof(float)) > tfe_cpu()->l1d)
             kc /= 2;
         for (int t : opts().threads)
             reg("ukernel/" + std::string(impl->name) + "/kc" + std::to_string(kc) + "/" + tname(t),
