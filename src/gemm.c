@@ -167,8 +167,8 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
 /* Rows per thread from which a team splits the rows before the panels (tfe_gemm_team).
  * Measured end to end on 2 threads against the panels-first split: 64 rows per thread cost
  * BERT-base 14% (each thread streams all the weights; an early build: the AVX-512 kernel, with
- * A packed and K slices of 256, now gains from 64, see its registry entry) and MiniLM nothing; 128 rows per thread
- * gained 5% and 7%, 256 and 512 rows 4-10%. In a big team a row group streams only its
+ * A packed and K slices of 256, now gains from 64, see its registry entry) and MiniLM
+ * nothing; 128 rows per thread gained 5% and 7%, 256 and 512 rows 4-10%. In a big team a row group streams only its
  * share of the weights, while a panel share reads every row of A, which the op before left
  * spread over all the cores' caches. So bigger teams split rows sooner. On a 16-core Xeon VM
  * (tfenc-ab-libs, both orders, AVX-512 sessions, 1x128): at 16 threads, 32 rows (4 row
@@ -619,7 +619,7 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     /* A single tile reuses nothing from L1: its panels stream front to back in one call each,
      * with no C round trips (K slices only change where partial sums wait, never the order of
      * the additions, so the bits are the same). */
-    const int kc_max = row_hi - row_lo <= mr ? k : blk->kc;
+    const int kc_max = rows <= mr ? k : blk->kc;
     /*  - rows-resident: an M block's full rows of A (mc×K) stay in L2 while each panel
      *    passes once, all its K slices in a row (wide products: QKV, FFN up);
      *  - C-resident: the block's C (mc × this thread's columns) stays in L2 while the K
@@ -630,10 +630,9 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
     const int mc_c = (int)(blk->l2_floats / (cols + kc_max));
     /* (When all of this thread's rows fit rows-resident, that order is right: C is tiny and
      * each panel then streams front to back, as the micro-kernel's prefetch expects.) */
-    int c_resident = mc_c > mc_rows && mc_rows < row_hi - row_lo;
+    int c_resident = mc_c > mc_rows && mc_rows < rows;
     /* Rows-resident blocks are cut smaller than the order's choice allows (a_block_floats). */
-    const int mc = equal_m_blocks(row_hi - row_lo,
-                                  c_resident ? mc_c : (int)(blk->a_block_floats / k), mr);
+    const int mc = equal_m_blocks(rows, c_resident ? mc_c : block_rows, mr);
     gemm_strip strip = {impl, g, mr, nr, n, k, kc_max, NULL, 0, 0, 0};
     const int slices = (k + kc_max - 1) / kc_max, np = p_hi - p_lo; /* slices per panel */
     /* A packed in tiles where the impl has a packer and the thread's scratch holds the block's
