@@ -173,9 +173,10 @@ static const char *const replay_names[N_REPLAYS] = {
     "replay: all three held",
 };
 
-/* The rows-resident order's calls for one 128-row block (the driver's choice for this
- * shape on a 2 MiB L2; with other caches the driver's row may take another order): panels outer, K slices of blk.kc, tiles inner, the next slices' lines hinted 4
- * slices ahead, as src/gemm.c's run_strip does. */
+/* The rows-resident order's calls for one 128-row block (the driver's choice for this shape
+ * on a 2 MiB L2; with other caches the driver's row may take another order): panels outer,
+ * K slices of blk.kc, tiles inner, the next slices' lines hinted 4 slices ahead, as
+ * src/gemm.c's run_strip does. */
 static void replay(const product *pr, int how)
 {
     const int kc = pr->blk.kc, tiles = pr->m / 8, panels = pr->n / 48, slices = pr->k / kc;
