@@ -4,10 +4,10 @@
  *
  *   tfenc-probe-gemm-ceiling [ROUNDS]
  *
- * Part 1, the k step alone (no tile boundaries, every load from L1): the 8x48 step as the
- * kernel issues it, the same step arranged otherwise, other tile shapes that fit 32 zmm
- * registers, and the step with some of its loads taken away. It gives the ceiling of any
- * broadcast-and-FMA micro-kernel on this core.
+ * Part 1, the k step alone (no tile boundaries, its loads from L1): the 8x48 step as the
+ * kernel issues it, the same step fed from L2, the same step arranged otherwise, other tile
+ * shapes that fit 32 zmm registers, and the step with some of its loads taken away. It gives
+ * the ceiling of a broadcast-and-FMA micro-kernel on this core.
  * Part 2, one 128-row product (N = 3072, K = 768, 1 thread) through the library's own
  * driver, then the same tile calls replayed by a plain loop with one input at a time held
  * in cache: the pieces between the kernel's ceiling and the product. */
@@ -24,18 +24,21 @@
 #include "model.h" /* tfe_alloc_floats */
 #include "peak.h"
 
-enum { STEPS = 4000000, WINDOW = 256, KDIM = 768, MAX_ROUNDS = 101 };
+/* WINDOW k steps of every shape's panel (at most 6 blocks of 64 B a step) and A fit L1
+ * together; WINDOW_L2 steps of the 8x48 panel and A (56 KiB) do not, as in a K slice of 256. */
+enum { STEPS = 4000000, WINDOW = 64, WINDOW_L2 = 256, KDIM = 768, MAX_ROUNDS = 101 };
 
 /* One k step of an MR x (16·NB) tile: NB panel vectors, MR broadcasts, MR·NB FMAs; the
- * inputs walk a WINDOW-step window (in L1) so the addresses move as in a real slice. */
+ * inputs walk a window of `window` k steps so the addresses move as in a real slice. */
 #define SHAPE(NAME, MR, NB)                                                                    \
-    static __attribute__((noinline)) float NAME(const float *b, const float *a, size_t bs)   \
+    static __attribute__((noinline)) float NAME##_w(const float *b, const float *a, size_t bs, \
+                                                   long window)                                \
     {                                                                                          \
         __m512 acc[MR][NB];                                                                    \
         for (int i = 0; i < MR; i++)                                                           \
             for (int j = 0; j < NB; j++)                                                       \
                 acc[i][j] = _mm512_setzero_ps();                                               \
-        for (long p = 0, o = 0; p < STEPS; p++, o = o + 1 == WINDOW ? 0 : o + 1) {             \
+        for (long p = 0, o = 0; p < STEPS; p++, o = o + 1 == window ? 0 : o + 1) {             \
             const float *bp = b + 16 * o, *ap = a + MR * o;                                    \
             __m512 bv[NB];                                                                     \
             _Pragma("GCC unroll 8") for (int j = 0; j < NB; j++) bv[j] =                       \
@@ -52,6 +55,10 @@ enum { STEPS = 4000000, WINDOW = 256, KDIM = 768, MAX_ROUNDS = 101 };
             for (int j = 0; j < NB; j++)                                                       \
                 s = _mm512_add_ps(s, acc[i][j]);                                               \
         return _mm512_reduce_add_ps(s);                                                        \
+    }                                                                                          \
+    static float NAME(const float *b, const float *a, size_t bs)                               \
+    {                                                                                          \
+        return NAME##_w(b, a, bs, WINDOW);                                                     \
     }
 SHAPE(step_8x48, 8, 3)
 SHAPE(step_12x32, 12, 2)
@@ -121,6 +128,10 @@ static __attribute__((noinline)) float step_8x48_fewer_loads(const float *b, con
             s = _mm512_add_ps(s, acc[i][j]);
     return _mm512_reduce_add_ps(s);
 }
+static float step_8x48_from_l2(const float *b, const float *a, size_t bs)
+{
+    return step_8x48_w(b, a, bs, WINDOW_L2);
+}
 static float step_8x48_no_panel_loads(const float *b, const float *a, size_t bs)
 {
     return step_8x48_fewer_loads(b, a, bs, 1);
@@ -138,6 +149,7 @@ typedef struct step_row {
 
 static const step_row step_rows[] = {
     {"8x48 step (the kernel's)", step_8x48, 24},
+    {"8x48, 256-step window (56 KiB: from L2)", step_8x48_from_l2, 24},
     {"8x48, rows in pairs", step_8x48_pairs, 24},
     {"12x32", step_12x32, 24},
     {"14x32", step_14x32, 28},
@@ -268,7 +280,7 @@ int main(int argc, char **argv)
 
     /* Part 1. Panels 48 KiB apart as in a blocked panel of K = 768. */
     const size_t bs = (size_t)16 * KDIM;
-    float *b = filled(6 * bs), *a = filled((size_t)16 * WINDOW);
+    float *b = filled(6 * bs), *a = filled((size_t)16 * WINDOW_L2);
     static double pk[MAX_ROUNDS], v[16][MAX_ROUNDS];
     _Static_assert(N_REPLAYS <= 16, "one column per row");
     volatile float sink = 0;
@@ -280,7 +292,7 @@ int main(int argc, char **argv)
             v[i][r] = 32.0 * step_rows[i].fmas * STEPS / (paired_now() - t0) / 1e9;
         }
     }
-    printf("\nThe k step alone, all loads from L1, no tile boundaries:\n");
+    printf("\nThe k step alone, no tile boundaries, loads from L1 (one row: from L2):\n");
     for (int i = 0; i < N_STEP_ROWS; i++)
         print_row(step_rows[i].name, v[i], pk, rounds);
     free(b), free(a);
