@@ -183,13 +183,6 @@ static int rows_per_thread(const tfe_gemm_impl *impl, int nthreads)
                                                                       : rows;
 }
 
-/* Prefetch distance: slices ahead in a panel (rows-resident order), panels ahead (C-resident). */
-#ifndef PF_SLICES
-#define PF_SLICES 4
-#endif
-#ifndef PF_PANELS
-#define PF_PANELS 2
-#endif
 
 /* What one thread's tiles share while it walks its part of C. */
 typedef struct gemm_strip {
@@ -652,22 +645,22 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
                 strip_pack(&strip, i0, i1, 0, k);
             for (int p = p_lo; p < p_hi; p++)
                 for (int k0 = 0; k0 < k; k0 += kc_max) {
-                    /* ahead: PF_SLICES steps on in this walk (the rest of this panel, then
-                     * the next panels) */
+                    /* ahead: TFE_GEMM_PF_SLICES steps on in this walk (the rest of this
+                     * panel, then the next panels) */
                     const int s = (p - p_lo) * slices + k0 / kc_max;
                     run_strip(&strip, i0, i1, p, k0,
-                              walk_at(g->b, p_lo, np, kc_max, 1, s + PF_SLICES));
+                              walk_at(g->b, p_lo, np, kc_max, 1, s + TFE_GEMM_PF_SLICES));
                 }
         } else {
             for (int k0 = 0; k0 < k; k0 += kc_max) {
                 if (strip.apack)
                     strip_pack(&strip, i0, i1, k0, slice_len(k, k0, kc_max));
                 for (int p = p_lo; p < p_hi; p++) {
-                    /* ahead: PF_PANELS steps on in this walk (the same K slice, then the
-                     * next one's first panels) */
+                    /* ahead: TFE_GEMM_PF_PANELS steps on in this walk (the same K slice,
+                     * then the next one's first panels) */
                     const int s = k0 / kc_max * np + (p - p_lo);
                     run_strip(&strip, i0, i1, p, k0,
-                              walk_at(g->b, p_lo, np, kc_max, 0, s + PF_PANELS));
+                              walk_at(g->b, p_lo, np, kc_max, 0, s + TFE_GEMM_PF_PANELS));
                 }
             }
         }

@@ -204,6 +204,16 @@ typedef struct tfe_gemm_blocking {
 
 void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk);
 
+/* The driver's weight prefetch distance (src/gemm.c, gemm_fma_share): K slices ahead in the
+ * rows-resident order's walk, panels ahead in the C-resident order's. Here so that tools which
+ * replay the driver's calls (bench/probes) hint the same slices. */
+#ifndef TFE_GEMM_PF_SLICES
+#define TFE_GEMM_PF_SLICES 4
+#endif
+#ifndef TFE_GEMM_PF_PANELS
+#define TFE_GEMM_PF_PANELS 2
+#endif
+
 typedef struct tfe_gemm_args {
     int m;
     const float *a;   size_t lda;

@@ -22,6 +22,7 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "model.h" /* tfe_alloc_floats */
+#include "parallel.h"
 #include "peak.h"
 
 /* WINDOW k steps of every shape's panel (at most 6 blocks of 64 B a step) and A fit L1
@@ -187,8 +188,8 @@ static const char *const replay_names[N_REPLAYS] = {
 
 /* The rows-resident order's calls for one 128-row block (the driver's choice for this shape
  * on a 2 MiB L2; with other caches the driver's row may take another order): panels outer,
- * K slices of blk.kc, tiles inner, the next slices' lines hinted 4 slices ahead, as
- * src/gemm.c's run_strip does. */
+ * K slices of blk.kc, tiles inner, the lines of the slice TFE_GEMM_PF_SLICES on hinted in
+ * equal shares, one a tile, as src/gemm.c's run_strip does. */
 static void replay(const product *pr, int how)
 {
     const int kc = pr->blk.kc, tiles = pr->m / 8, panels = pr->n / 48, slices = pr->k / kc;
@@ -206,11 +207,12 @@ static void replay(const product *pr, int how)
     for (int p = 0; p < panels; p++)
         for (int s = 0; s < slices; s++)
             for (int t = 0; t < tiles; t++) {
-                const int k0 = s * kc, ahead = p * slices + s + 4;
+                const int k0 = s * kc, ahead = p * slices + s + TFE_GEMM_PF_SLICES;
                 const char *pf = NULL;
                 int pf_lines = 0;
                 if (how != REPLAY_NO_PF && ahead / slices < panels) {
-                    const int lo = lines * t / tiles, hi = lines * (t + 1) / tiles;
+                    int lo, hi;
+                    tfe_split_range(lines, tiles, t, &lo, &hi);
                     pf = (const char *)(w + (size_t)(b_fixed ? 0 : ahead / slices) * panel +
                                         (size_t)(ahead % slices) * kc * 16) +
                          (size_t)lo * 64;
