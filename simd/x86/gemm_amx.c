@@ -23,22 +23,28 @@
 
 enum { NR = 48, TILE = 512 /* bf16 per tile */ };
 
-/* x rounded to its 8 leading bits, which a bf16 holds exactly (an fp32 with its low 16 bits
- * clear): Veltkamp's split, c = x·(2^16 + 1), hi = c - (c - x). Three float operations do what
- * takes five integer ones (round to nearest even by hand); the packing runs 1.8x faster. Valid
- * for |x| < 5e33 (beyond, c overflows and the result is NaN). */
-static inline __m512 round_bf16(__m512 x)
+/* x's bits plus half a bf16 ulp: their high 16 bits are x rounded to the nearest bf16 (ties
+ * away from zero; a carry runs into the exponent, as it should). Two integer operations where
+ * Veltkamp's split (c = x·(2^16 + 1), c - (c - x)) takes three float ones, and the high half
+ * goes into a pair without clearing the low one first: the split runs in 0.83x the time
+ * (2.65 against 3.2 ns per 32 values, all in L1). Valid up to bf16's largest finite value
+ * (|x| < 3.39e38; beyond, the term is infinite and the rest NaN). */
+static inline __m512i bf16_rounded(__m512 x)
 {
-    __m512 c = _mm512_mul_ps(x, _mm512_set1_ps(65537.0f));
-    __asm__("" : "+v"(c)); /* gcc folds c - (c - x) to x even without -ffast-math */
-    return _mm512_sub_ps(c, _mm512_sub_ps(c, x));
+    return _mm512_add_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(0x8000));
 }
 
-/* Dword j: the bf16 of lo (k0+j) in the low half, of hi (k0+16+j) in the high half. */
-static inline __m512i pair_bf16(__m512 lo, __m512 hi)
+/* The fp32 value of a rounded term: its high 16 bits. */
+static inline __m512 term_value(__m512i rounded)
 {
-    return _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_srli_epi32(_mm512_castps_si512(lo), 16),
-                                   _mm512_castps_si512(hi));
+    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+/* Dword j: the high 16 bits of lo's dword j (k0+j) in the low half, of hi's (k0+16+j) in the
+ * high half. */
+static inline __m512i pair_high(__m512i lo, __m512i hi)
+{
+    return _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_srli_epi32(lo, 16), hi);
 }
 
 /* Splits lo (k0+j) and hi (k0+16+j) into their three terms; term t goes to out + t·TILE as 16
@@ -46,12 +52,14 @@ static inline __m512i pair_bf16(__m512 lo, __m512 hi)
  * significant bits, so the third term needs none. */
 static inline void split3(__m512 lo, __m512 hi, uint16_t *out)
 {
-    __m512 l0 = round_bf16(lo), h0 = round_bf16(hi);
-    lo = _mm512_sub_ps(lo, l0), hi = _mm512_sub_ps(hi, h0);
-    __m512 l1 = round_bf16(lo), h1 = round_bf16(hi);
-    _mm512_store_si512(out, pair_bf16(l0, h0));
-    _mm512_store_si512(out + TILE, pair_bf16(l1, h1));
-    _mm512_store_si512(out + 2 * TILE, pair_bf16(_mm512_sub_ps(lo, l1), _mm512_sub_ps(hi, h1)));
+    for (int t = 0; t < 2; t++) {
+        const __m512i rl = bf16_rounded(lo), rh = bf16_rounded(hi);
+        _mm512_store_si512(out + t * TILE, pair_high(rl, rh));
+        lo = _mm512_sub_ps(lo, term_value(rl));
+        hi = _mm512_sub_ps(hi, term_value(rh));
+    }
+    _mm512_store_si512(out + 2 * TILE,
+                       pair_high(_mm512_castps_si512(lo), _mm512_castps_si512(hi)));
 }
 
 TFE_GEMM_AMX_PACK_A(tfe_gemm_amx_pack_a)
