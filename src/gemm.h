@@ -34,6 +34,18 @@ typedef struct tfe_gemm_epilogue {
 #define TFE_GEMM_ACT_GELU (1 + TFE_ACT_GELU)
 #define TFE_GEMM_ACT_GELU_TANH (1 + TFE_ACT_GELU_TANH)
 
+/* Runs CALL(ACT) with ACT the compile-time constant equal to act, so that an inlined activation
+ * in CALL's body needs no switch per vector (the SIMD epilogue passes). */
+#define TFE_GEMM_ACT_DISPATCH(act, CALL)                                                       \
+    do {                                                                                       \
+        switch (act) {                                                                         \
+        case TFE_GEMM_ACT_RELU: CALL(TFE_GEMM_ACT_RELU); break;                                \
+        case TFE_GEMM_ACT_GELU: CALL(TFE_GEMM_ACT_GELU); break;                                \
+        case TFE_GEMM_ACT_GELU_TANH: CALL(TFE_GEMM_ACT_GELU_TANH); break;                      \
+        default: CALL(TFE_GEMM_ACT_NONE); break;                                               \
+        }                                                                                      \
+    } while (0)
+
 /* Micro-kernel flags. */
 #define TFE_GEMM_ACCUMULATE 1 /* add to c instead of overwriting it */
 #define TFE_GEMM_STREAM_B 2   /* hint: few rows share this panel, so the weights stream from

@@ -24,18 +24,6 @@ typedef struct lib {
     int d_model;
 } lib;
 
-/* dlsym's object pointer into the function pointer at fn (POSIX guarantees they convert; ISO C
- * does not, hence the copy). */
-static void symbol(void *h, const char *path, const char *name, void *fn)
-{
-    void *p = dlsym(h, name);
-    if (!p) {
-        fprintf(stderr, "tfenc-ab-libs: %s has no %s\n", path, name);
-        exit(1);
-    }
-    memcpy(fn, &p, sizeof p);
-}
-
 static void open_lib(lib *l, const char *path, const char *preset, int batch, int seq, int threads)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -48,10 +36,10 @@ static void open_lib(lib *l, const char *path, const char *preset, int batch, in
                          tfe_error *);
     tfe_status (*session_create)(const tfe_model *, const tfe_session_options *, tfe_session **,
                                  tfe_error *);
-    symbol(h, path, "tfe_preset_config", &preset_config);
-    symbol(h, path, "tfe_model_create_random", &create);
-    symbol(h, path, "tfe_session_create", &session_create);
-    symbol(h, path, "tfe_encode", &l->encode);
+    paired_symbol("tfenc-ab-libs", h, path, "tfe_preset_config", &preset_config);
+    paired_symbol("tfenc-ab-libs", h, path, "tfe_model_create_random", &create);
+    paired_symbol("tfenc-ab-libs", h, path, "tfe_session_create", &session_create);
+    paired_symbol("tfenc-ab-libs", h, path, "tfe_encode", &l->encode);
     tfe_config cfg;
     tfe_model *model;
     tfe_error err;

@@ -8,6 +8,35 @@
 
 enum { MR = 6, NR = 16 };
 
+/* The epilogue on rows × cols (at most 16) of c, in place, after the tile stored its sums:
+ * a pass of its own from L1, as in gemm_avx512.c (with 12 accumulators live, the GELU's
+ * constants had no registers left). ACT is a constant in each instance. */
+static inline __attribute__((always_inline)) void epilogue_rows(const int ACT, int rows, int cols,
+                                                                float *c, size_t ldc,
+                                                                const tfe_gemm_epilogue *ep)
+{
+    for (int j = 0; 8 * j < cols; j++) {
+        const __m256i mk = tfe_tail_mask_avx2(cols - 8 * j);
+        const __m256 bias = ep->bias ? _mm256_maskload_ps(ep->bias + 8 * j, mk) : _mm256_setzero_ps();
+        for (int i = 0; i < rows; i++) {
+            float *ci = c + (size_t)i * ldc + 8 * j;
+            __m256 v = tfe_act_avx2(ACT, _mm256_add_ps(_mm256_maskload_ps(ci, mk), bias));
+            if (ep->residual)
+                v = _mm256_add_ps(
+                    v, _mm256_maskload_ps(ep->residual + (size_t)i * ep->ldr + 8 * j, mk));
+            _mm256_maskstore_ps(ci, mk, v);
+        }
+    }
+}
+
+static __attribute__((noinline)) void epilogue_c(int rows, int cols, float *c, size_t ldc,
+                                                 const tfe_gemm_epilogue *ep)
+{
+#define EPILOGUE_ROWS(ACT) epilogue_rows(ACT, rows, cols, c, ldc, ep)
+    TFE_GEMM_ACT_DISPATCH(ep->act, EPILOGUE_ROWS);
+#undef EPILOGUE_ROWS
+}
+
 /* One tile with a compile-time row count M; columns past n are masked on c, bias, residual.
  * PACKED: a holds the tile packed (k step p's rows at a[6p..6p+M)): one pointer for all rows. */
 static inline __attribute__((always_inline)) void tile(const int M, const int PACKED, int n,
@@ -43,25 +72,13 @@ static inline __attribute__((always_inline)) void tile(const int M, const int PA
             }
         }
     }
-    if (ep) {
-        __m256 bias[2];
-        for (int j = 0; j < 2; j++)
-            bias[j] = ep->bias ? _mm256_maskload_ps(ep->bias + 8 * j, mk[j]) : _mm256_setzero_ps();
-#pragma GCC unroll 6
-        for (int i = 0; i < M; i++)
-#pragma GCC unroll 2
-            for (int j = 0; j < 2; j++) {
-                __m256 v = tfe_act_avx2(ep->act, _mm256_add_ps(acc[i][j], bias[j]));
-                if (ep->residual)
-                    v = _mm256_add_ps(v, _mm256_maskload_ps(ep->residual + i * ep->ldr + 8 * j, mk[j]));
-                acc[i][j] = v;
-            }
-    }
 #pragma GCC unroll 6
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++)
             _mm256_maskstore_ps(c + i * ldc + 8 * j, mk[j], acc[i][j]);
+    if (ep)
+        epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
 
 /* Row counts × {A strided, A packed}, each variant its own function (as in gemm_avx512.c). */

@@ -1,4 +1,4 @@
-/* exp, erf, tanh and the GEMM epilogue activations on ymm registers (static inline only, see
+/* exp, GELU, tanh and the GEMM epilogue activations on ymm registers (static inline only, see
  * STYLE.md). Mirrors the libm calls of src/activation.h to within ~1e-6 absolute error. */
 #ifndef TFE_VECMATH_AVX2_H
 #define TFE_VECMATH_AVX2_H
@@ -29,22 +29,27 @@ static inline __m256 tfe_exp_avx2(__m256 x)
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-/* erf(x), Abramowitz–Stegun 7.1.26 (|error| <= 1.5e-7), odd symmetry via the sign bit. */
-static inline __m256 tfe_erf_avx2(__m256 x)
+/* GELU(x) = x·Φ(x), as tfe_gelu_avx512 (vecmath_avx512.h) explains: q = 1 - Φ(|x|) =
+ * 0.5·t·P(t)·e^{-x²/2} from Abramowitz–Stegun 7.1.26, Φ(x) = 0.5 + sign(x)·(0.5 - q). The
+ * reciprocal is rcpps and one Newton step (~2^-22), not vdivps. */
+static inline __m256 tfe_gelu_avx2(__m256 x)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 ax = _mm256_andnot_ps(sign, x);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
-                             _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), ax, _mm256_set1_ps(1.0f)));
-    __m256 p = _mm256_set1_ps(1.061405429f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    const __m256 ax = _mm256_andnot_ps(sign, x);
+    const __m256 d = _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f * 0.70710678118654752f), ax,
+                                     _mm256_set1_ps(1.0f));
+    __m256 t = _mm256_rcp_ps(d);
+    t = _mm256_mul_ps(t, _mm256_fnmadd_ps(d, t, _mm256_set1_ps(2.0f)));
+    __m256 p = _mm256_set1_ps(0.5f * 1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f * -1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f * 1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f * -0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.5f * 0.254829592f));
     p = _mm256_mul_ps(p, t);
-    __m256 e = tfe_exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), ax), ax));
-    __m256 y = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f));
-    return _mm256_or_ps(y, _mm256_and_ps(sign, x));
+    const __m256 e = tfe_exp_avx2(_mm256_mul_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(-0.5f))));
+    const __m256 r = _mm256_fnmadd_ps(p, e, _mm256_set1_ps(0.5f)); /* 0.5 - q */
+    const __m256 rs = _mm256_xor_ps(r, _mm256_and_ps(x, sign));
+    return _mm256_fmadd_ps(x, rs, _mm256_mul_ps(x, _mm256_set1_ps(0.5f)));
 }
 
 /* tanh(u) = 1 - 2 / (e^{2u} + 1). */
@@ -59,11 +64,7 @@ static inline __m256 tfe_act_avx2(int act, __m256 x)
 {
     switch (act) {
     case TFE_GEMM_ACT_RELU: return _mm256_max_ps(x, _mm256_setzero_ps());
-    case TFE_GEMM_ACT_GELU: {
-        __m256 e = tfe_erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
-        return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
-                             _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-    }
+    case TFE_GEMM_ACT_GELU: return tfe_gelu_avx2(x);
     case TFE_GEMM_ACT_GELU_TANH: {
         __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
         __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f),
