@@ -71,6 +71,14 @@ static void open_lib(lib *l, const char *path, const char *impl_name, int m, int
         fprintf(stderr, "tfenc-ab-gemm: %s has no GEMM impl %s\n", path, impl_name);
         exit(1);
     }
+    if (l->impl->amx) { /* the tile state is granted per process, as tfe_model_create does */
+        int (*amx_enable)(void);
+        paired_symbol("tfenc-ab-gemm", h, path, "tfe_cpu_amx_enable", &amx_enable);
+        if (!amx_enable()) {
+            fprintf(stderr, "tfenc-ab-gemm: the kernel refused the AMX tile state\n");
+            exit(1);
+        }
+    }
     blocking_init(l->impl, &l->blk);
     const size_t floats = packed_floats(n, k, l->impl->nr);
     l->n_copies = (int)((64u << 20) / (floats * sizeof(float))) + 1;
