@@ -34,6 +34,13 @@ typedef struct tfe_gemm_epilogue {
 #define TFE_GEMM_ACT_GELU (1 + TFE_ACT_GELU)
 #define TFE_GEMM_ACT_GELU_TANH (1 + TFE_ACT_GELU_TANH)
 
+/* Whether an epilogue changes anything: the driver passes one on every last K slice, and a
+ * pass over C that adds no bias, applies no activation and adds no residual is wasted. */
+static inline int tfe_gemm_epilogue_active(const tfe_gemm_epilogue *ep)
+{
+    return ep && (ep->bias || ep->residual || ep->act != TFE_GEMM_ACT_NONE);
+}
+
 /* Runs CALL(ACT) with ACT the compile-time constant equal to act, so that an inlined activation
  * in CALL's body needs no switch per vector (the SIMD epilogue passes). */
 #define TFE_GEMM_ACT_DISPATCH(act, CALL)                                                       \

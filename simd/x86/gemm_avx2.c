@@ -77,7 +77,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int PA
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++)
             _mm256_maskstore_ps(c + i * ldc + 8 * j, mk[j], acc[i][j]);
-    if (ep)
+    if (tfe_gemm_epilogue_active(ep))
         epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
 

@@ -124,7 +124,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
 #pragma GCC unroll 3
         for (int j = 0; j < 3; j++)
             _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
-    if (ep)
+    if (tfe_gemm_epilogue_active(ep))
         epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
 
@@ -243,7 +243,7 @@ static inline __attribute__((always_inline)) void few_block(const int M, int col
 #pragma GCC unroll 24
     for (int i = 0; i < M; i++)
         _mm512_mask_storeu_ps(c + i * ldc, mk, acc[i]);
-    if (ep)
+    if (tfe_gemm_epilogue_active(ep))
         epilogue_c(M, cols < 16 ? cols : 16, c, ldc, ep);
 }
 
