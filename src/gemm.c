@@ -340,9 +340,8 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
         run_block(&s, pi0, pi1, prev, (gemm_block){0, 0, 0});
 }
 
-/* Tile-unit order (impl->amx), for at most AMX_STAGE_PANELS panels (tfe_gemm_team walks a
- * thread's panels in groups of that many): M blocks of up to AMX_ROW_TILES 16-row tiles, K
- * slices of blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16
+/* Tile-unit order (impl->amx), for one group of panels (tfe_gemm_team walks a thread's panels
+ * in groups, amx_blocking): M blocks of `mc` rows, K slices of blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16
  * terms once and meets every panel; each panel's slice is converted once per M block, in
  * shares by the tile calls of the panel before it (double buffered), and meets every tile.
  * Partial sums wait between K slices (a tile reloads them) in fp32, so the bits do not depend
@@ -358,20 +357,45 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
  * stage's contiguous ones: BERT-base 1×128 on 1 thread 7-10% faster with FFN up's 64 panels
  * in two staged groups (A converted twice) than kept in C. */
 enum {
-    /* 10: up to 160 rows a thread are one M block, whose weights are converted once. With
-     * 8, 150 rows were two blocks of 80 (BERT-base 1×300 on 2 threads 11% slower) and the
-     * padded batch 8 × (16..128), 288 rows a thread, three of 96 (4% slower). */
-    AMX_ROW_TILES = 10,
+    AMX_MAX_ROW_TILES = 32, /* an M block: up to 512 rows */
+    /* The stage: 320 tiles of 16×48 partial sums (960 KiB), a group's panels × the M block's
+     * row tiles; amx_blocking trades the two. */
+    AMX_STAGE_TILES = 320,
     AMX_TILE = 512, /* bf16 per tile */
     AMX_CHUNKS = TFE_GEMM_AMX_KC_MAX / 32,
-    AMX_A_BF16 = AMX_ROW_TILES * AMX_CHUNKS * 3 * AMX_TILE, /* an M block's K slice, 3 terms */
-    AMX_B_BF16 = AMX_CHUNKS * 9 * AMX_TILE,                 /* a panel's K slice, 3 terms */
-    AMX_STAGE_PANELS = 32, /* a group: 1536 columns (BERT-base's products on two threads: one) */
-    AMX_STAGE_FLOATS = AMX_STAGE_PANELS * AMX_ROW_TILES * 16 * 48,
+    AMX_A_BF16 = AMX_MAX_ROW_TILES * AMX_CHUNKS * 3 * AMX_TILE, /* an M block's K slice */
+    AMX_B_BF16 = AMX_CHUNKS * 9 * AMX_TILE,                     /* a panel's K slice */
+    AMX_STAGE_FLOATS = AMX_STAGE_TILES * 16 * 48,
     AMX_SCRATCH_FLOATS = (2 * AMX_A_BF16 + 2 * AMX_B_BF16) / 2 + AMX_STAGE_FLOATS,
 };
 static_assert(TFE_GEMM_AMX_KC_MAX % 32 == 0, "K slices are whole chunks");
 static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a cache line");
+
+/* The M block (rows) and the panel group (panels) for a thread's `rows` × `np` panels. Every
+ * group converts the thread's rows of A to bf16 terms, every M block converts the group's
+ * panels, and the stage holds a group's panels × a block's row tiles: of the blockings the
+ * stage admits, the one that converts the fewest values (rows·groups + 48·np·blocks, per
+ * value of K). Before stop 17 the block was fixed at 160 rows and the group at 32 panels: at
+ * 8×128 on 2 threads, 512 rows a thread, every weight was converted four times per thread
+ * (one block of 512 rows and groups of 10 panels convert 38-56% fewer values there). */
+static void amx_blocking(int rows, int np, int *mc, int *group)
+{
+    const int tiles = (rows + 15) / 16;
+    long best = -1;
+    *mc = 16, *group = 1; /* (rows >= 1: the loop below sets both) */
+    for (int blocks = (tiles + AMX_MAX_ROW_TILES - 1) / AMX_MAX_ROW_TILES; blocks <= tiles;
+         blocks++) {
+        const int t = (tiles + blocks - 1) / blocks; /* row tiles per block */
+        const int per = AMX_STAGE_TILES / t < np ? AMX_STAGE_TILES / t : np;
+        const int groups = (np + per - 1) / per;
+        const long cost = (long)groups * rows + 48L * np * blocks;
+        if (best < 0 || cost < best) {
+            best = cost;
+            *mc = equal_m_blocks(rows, 16 * t, 16);
+            *group = (np + groups - 1) / groups;
+        }
+    }
+}
 
 /* Few-rows scratch: the C of FEW_STAGE_PANELS panels (row tiles of nr, one panel after the
  * other) and the rows of A transposed (k-major, K up to k_max). */
@@ -436,22 +460,20 @@ static void amx_pack_a_tiles(const tfe_gemm_amx *x, const tfe_gemm_args *g, int 
 /* `scratch`: AMX_SCRATCH_FLOATS, 64-byte aligned: the M block's converted slice and the next
  * one, two panel slices, the stage (panel-major 16×48 tiles). */
 static void gemm_amx_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
-                           const tfe_gemm_args *g, int row_lo, int row_hi, int p_lo, int p_hi,
-                           float *scratch)
+                           const tfe_gemm_args *g, int row_lo, int row_hi, int mc, int p_lo,
+                           int p_hi, float *scratch)
 {
     const tfe_gemm_amx *x = impl->amx;
     const int n = g->b->n, k = g->b->k, nr = impl->nr;
     const int kc_max = blk->kc < TFE_GEMM_AMX_KC_MAX ? blk->kc : TFE_GEMM_AMX_KC_MAX;
     const int np = p_hi - p_lo, steps = (k + kc_max - 1) / kc_max * np;
-    assert(np <= AMX_STAGE_PANELS); /* the stage holds one group of panels */
+    /* the stage holds the group's panels × the block's row tiles */
+    assert(mc % 16 == 0 && mc <= 16 * AMX_MAX_ROW_TILES && np * (mc / 16) <= AMX_STAGE_TILES);
     enum { TILE = AMX_TILE };
     uint16_t *abuf[2] = {(uint16_t *)scratch, (uint16_t *)scratch + AMX_A_BF16};
     uint16_t *bbuf[2] = {abuf[1] + AMX_A_BF16, abuf[1] + AMX_A_BF16 + AMX_B_BF16};
     float *stage = scratch + (2 * AMX_A_BF16 + 2 * AMX_B_BF16) / 2;
     x->begin();
-    /* Equal M blocks: each converts every panel once, and a thin last block would pay that
-     * for a few tiles, with too few tile calls to hide the conversion among. */
-    const int mc = equal_m_blocks(row_hi - row_lo, 16 * AMX_ROW_TILES, 16);
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         const int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
         const int tiles = (i1 - i0 + 15) / 16;
@@ -546,10 +568,15 @@ void tfe_gemm_team(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk,
     float *own = g->scratch ? NULL : tfe_alloc_floats(AMX_SCRATCH_FLOATS);
     float *scratch = g->scratch ? g->scratch + (size_t)tid * g->scratch_stride : own;
     const tfe_gemm_impl *fma = scratch ? NULL : tfe_gemm_fma_twin(impl);
-    if (scratch)
-        for (int q0 = p_lo; q0 < p_hi; q0 += AMX_STAGE_PANELS)
-            gemm_amx_order(impl, blk, g, row_lo, row_hi, q0,
-                           q0 + AMX_STAGE_PANELS < p_hi ? q0 + AMX_STAGE_PANELS : p_hi, scratch);
+    if (scratch) {
+        /* Equal M blocks and equal groups (amx_blocking): a thin last block would convert
+         * every panel for a few tiles, with too few tile calls to hide the conversion among. */
+        int mc, group;
+        amx_blocking(row_hi - row_lo, p_hi - p_lo, &mc, &group);
+        for (int q0 = p_lo; q0 < p_hi; q0 += group)
+            gemm_amx_order(impl, blk, g, row_lo, row_hi, mc, q0,
+                           q0 + group < p_hi ? q0 + group : p_hi, scratch);
+    }
     else if (fma) /* out of memory, which only a caller without scratch meets: the FMA kernel
                      on the same panels computes this share instead (other bits, no gap) */
         gemm_fma_share(fma, blk, g, row_lo, row_hi, p_lo, p_hi, NULL, 0);
