@@ -23,7 +23,7 @@ static const char usage[] =
     "  tfenc bench [--model DIR | --preset NAME] [--batch B] [--seq S] [--lengths L1,L2,...]\n"
     "              [--threads N] [--iters N] [--warmup N] [--json] [--profile]\n"
     "presets: bert-base (default), minilm, seed-base\n"
-    "env: TFENC_ISA=scalar|avx2|avx512|neon caps the ISA; TFENC_VERBOSE=1 prints kernels\n";
+    "env: TFENC_ISA=scalar|avx2|avx512|amx|neon caps the ISA; TFENC_VERBOSE=1 prints kernels\n";
 
 static int die(const char *fmt, const char *a, const char *b)
 {
