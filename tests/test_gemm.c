@@ -397,9 +397,11 @@ static void threads_sweep(const tfe_gemm_impl *impl)
     /* Enough rows that teams of 2..5 split the rows before the panels (128 rows a thread and
      * more), with a ragged last tile. */
     threads_case(impl, &small, 643, 2 * nr + 1, small.kc + 7, 2000005);
-    /* More panels than one AMX stage group holds: two groups on one thread (A converted for
-     * each), one on two or more; the same bits either way. */
-    threads_case(impl, &small, 37, 33 * nr + 5, 2 * small.kc + 3, 2000006);
+    /* More panels than one AMX stage group holds beside 9 row tiles (the stage: 320 tiles):
+     * two groups on one thread (A converted for each), one on two or more; the same bits
+     * either way. (643 rows above: M blocks of up to 512 rows on one thread, smaller ones in
+     * teams.) */
+    threads_case(impl, &small, 130, 41 * nr + 5, 2 * small.kc + 3, 2000006);
 }
 
 /* A row's result does not depend on the product it sits in: rows taken out of a tall product
