@@ -382,7 +382,9 @@ static void amx_blocking(int rows, int np, int *mc, int *group)
 {
     const int tiles = (rows + 15) / 16;
     long best = -1;
-    *mc = 16, *group = 1; /* (rows >= 1: the loop below sets both) */
+    *mc = 16, *group = 1; /* what an empty share (never asked for) gets */
+    if (rows < 1 || np < 1)
+        return;
     for (int blocks = (tiles + AMX_MAX_ROW_TILES - 1) / AMX_MAX_ROW_TILES; blocks <= tiles;
          blocks++) {
         const int t = (tiles + blocks - 1) / blocks; /* row tiles per block */
