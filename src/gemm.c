@@ -341,9 +341,10 @@ static void gemm_tile_order(const tfe_gemm_impl *impl, const tfe_gemm_blocking *
 }
 
 /* Tile-unit order (impl->amx), for one group of panels (tfe_gemm_team walks a thread's panels
- * in groups, amx_blocking): M blocks of `mc` rows, K slices of blk->kc, panels, tiles. Each K slice of the block's rows is converted to bf16
- * terms once and meets every panel; each panel's slice is converted once per M block, in
- * shares by the tile calls of the panel before it (double buffered), and meets every tile.
+ * in groups, amx_blocking): M blocks of `mc` rows, K slices of blk->kc, panels, tiles. Each K
+ * slice of the block's rows is converted to bf16 terms once and meets every panel; each
+ * panel's slice is converted once per M block, in shares by the tile calls of the panel
+ * before it (double buffered), and meets every tile.
  * Partial sums wait between K slices (a tile reloads them) in fp32, so the bits do not depend
  * on the team, the M block, the panel group or where a row sits in it; the last slice's tile
  * goes through the epilogue into C.
@@ -377,7 +378,7 @@ static_assert(AMX_SCRATCH_FLOATS % 16 == 0, "each thread's scratch starts on a c
  * stage admits, the one that converts the fewest values (rows·groups + 48·np·blocks, per
  * value of K). Before stop 17 the block was fixed at 160 rows and the group at 32 panels: at
  * 8×128 on 2 threads, 512 rows a thread, every weight was converted four times per thread
- * (one block of 512 rows and groups of 10 panels convert 38-56% fewer values there). */
+ * (one block of 512 rows and groups of 10 panels convert about half as many values there). */
 static void amx_blocking(int rows, int np, int *mc, int *group)
 {
     const int tiles = (rows + 15) / 16;

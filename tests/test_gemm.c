@@ -588,8 +588,9 @@ static void accuracy_sweep(const tfe_gemm_impl *impl)
             tfe_gemm(im, &blk, &p.args, 1);
             err[v] = worst_relative_error(&p);
         }
-        CHECK(err[0] <= 1.5 * err[1], "%s: worst relative error %.3g at k = %d, A x %g, %s has %.3g",
-              impl->name, err[0], k, cases[ci].scale, fma->name, err[1]);
+        CHECK(err[0] <= 1.5 * err[1],
+              "%s: worst relative error %.3g at k = %d, A x %g, %s has %.3g", impl->name,
+              err[0], k, cases[ci].scale, fma->name, err[1]);
         fprintf(stderr, "%s k=%d, A x %g: worst relative error %.3g (%s: %.3g)\n", impl->name,
                 k, cases[ci].scale, err[0], fma->name, err[1]);
         product_free(&p);

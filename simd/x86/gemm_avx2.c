@@ -17,7 +17,8 @@ static inline __attribute__((always_inline)) void epilogue_rows(const int ACT, i
 {
     for (int j = 0; 8 * j < cols; j++) {
         const __m256i mk = tfe_tail_mask_avx2(cols - 8 * j);
-        const __m256 bias = ep->bias ? _mm256_maskload_ps(ep->bias + 8 * j, mk) : _mm256_setzero_ps();
+        const __m256 bias =
+            ep->bias ? _mm256_maskload_ps(ep->bias + 8 * j, mk) : _mm256_setzero_ps();
         for (int i = 0; i < rows; i++) {
             float *ci = c + (size_t)i * ldc + 8 * j;
             __m256 v = tfe_act_avx2(ACT, _mm256_add_ps(_mm256_maskload_ps(ci, mk), bias));
