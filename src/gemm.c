@@ -168,8 +168,8 @@ static tfe_gemm_epilogue tile_epilogue(const tfe_gemm_args *g, int i, int j0)
  * Measured end to end on 2 threads against the panels-first split: 64 rows per thread cost
  * BERT-base 14% (each thread streams all the weights; an early build: the AVX-512 kernel, with
  * A packed and K slices of 256, now gains from 64, see its registry entry) and MiniLM
- * nothing; 128 rows per thread gained 5% and 7%, 256 and 512 rows 4-10%. In a big team a row group streams only its
- * share of the weights, while a panel share reads every row of A, which the op before left
+ * nothing; 128 rows per thread gained 5% and 7%, 256 and 512 rows 4-10%. In a big team a row
+ * group streams only its share of the weights, while a panel share reads every row of A, which the op before left
  * spread over all the cores' caches. So bigger teams split rows sooner. On a 16-core Xeon VM
  * (tfenc-ab-libs, both orders, AVX-512 sessions, 1x128): at 16 threads, 32 rows (4 row
  * groups) against 128 made BERT-base 3-9% and MiniLM 16-25% faster, 64 rows 5-7% and 4-5%
@@ -182,7 +182,6 @@ static int rows_per_thread(const tfe_gemm_impl *impl, int nthreads)
     return impl->rows_per_thread > 0 && impl->rows_per_thread < rows ? impl->rows_per_thread
                                                                       : rows;
 }
-
 
 /* What one thread's tiles share while it walks its part of C. */
 typedef struct gemm_strip {

@@ -16,6 +16,12 @@ INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
+/* The sum of four accumulators' lanes (pairs first). */
+INLINE float hsum4(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    return hsum(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+}
+
 /* z = x + r for the 8 floats at i. */
 INLINE __m256 load_z(const int HAS_R, const float *x, const float *r, int i)
 {
@@ -50,7 +56,7 @@ INLINE void layernorm(const int HAS_R, int n, const float *x, const float *r, co
         s0 = _mm256_add_ps(s0, load_z(HAS_R, x, r, i));
     if (nfull < n)
         s1 = _mm256_add_ps(s1, load_z_tail(HAS_R, x, r, nfull, tail));
-    const float mean = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) / (float)n;
+    const float mean = hsum4(s0, s1, s2, s3) / (float)n;
 
     const __m256 mv = _mm256_set1_ps(mean);
     s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -73,7 +79,7 @@ INLINE void layernorm(const int HAS_R, int n, const float *x, const float *r, co
         d1 = _mm256_and_ps(d1, _mm256_castsi256_ps(tail));
         s1 = _mm256_fmadd_ps(d1, d1, s1);
     }
-    const float var = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) / (float)n;
+    const float var = hsum4(s0, s1, s2, s3) / (float)n;
     const __m256 inv = _mm256_set1_ps(1.0f / sqrtf(var + eps));
 
     for (i = 0; i < nfull; i += 8) {

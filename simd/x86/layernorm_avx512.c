@@ -11,6 +11,12 @@ static inline __m512 load_z(__mmask16 m, const float *x, const float *r, int i)
     return r ? _mm512_add_ps(z, _mm512_maskz_loadu_ps(m, r + i)) : z;
 }
 
+/* The sum of four accumulators' lanes (pairs first). */
+static inline float sum4(__m512 a, __m512 b, __m512 c, __m512 d)
+{
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d)));
+}
+
 /* Four accumulators per pass: one chain of adds waits on the add latency at every vector (a
  * 768-float row: 48 dependent adds a pass); the layernorm/.../rows128 bench row took 1.4x the
  * time with one. */
@@ -30,9 +36,7 @@ TFE_LAYERNORM_KERNEL(tfe_layernorm__avx512)
         s0 = _mm512_add_ps(s0, load_z(0xffff, x, r, i));
     if (tail)
         s1 = _mm512_add_ps(s1, load_z(tail, x, r, full));
-    const float mean =
-        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))) /
-        (float)n;
+    const float mean = sum4(s0, s1, s2, s3) / (float)n;
     const __m512 vm = _mm512_set1_ps(mean);
     /* Second pass around the mean: no cancellation for rows with a large mean. */
     __m512 q0 = _mm512_setzero_ps(), q1 = q0, q2 = q0, q3 = q0;
@@ -54,9 +58,7 @@ TFE_LAYERNORM_KERNEL(tfe_layernorm__avx512)
         const __m512 d = _mm512_maskz_sub_ps(tail, load_z(tail, x, r, full), vm);
         q1 = _mm512_fmadd_ps(d, d, q1);
     }
-    const float var =
-        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q0, q1), _mm512_add_ps(q2, q3))) /
-        (float)n;
+    const float var = sum4(q0, q1, q2, q3) / (float)n;
     const __m512 vi = _mm512_set1_ps(1.0f / sqrtf(var + eps));
     for (i = 0; i < n; i += 16) {
         __mmask16 m = i < full ? (__mmask16)0xffff : tail;
