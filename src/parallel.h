@@ -37,8 +37,13 @@ static inline void tfe_barrier_init(tfe_barrier *b)
     atomic_init(&b->generation, 0);
 }
 
-/* All `nthreads` members of the team must call it; memory written before is visible after. */
-static inline void tfe_barrier_wait(tfe_barrier *b, int nthreads)
+/* Pause-loop rounds before a waiter starts yielding its core (see bench/probes/barrier.c). */
+#ifndef TFE_BARRIER_SPINS
+#define TFE_BARRIER_SPINS 1000u
+#endif
+
+/* tfe_barrier_wait with the spin bound as a parameter, for the probe that measures it. */
+static inline void tfe_barrier_wait_spins(tfe_barrier *b, int nthreads, unsigned max_spins)
 {
     if (nthreads <= 1)
         return;
@@ -50,11 +55,17 @@ static inline void tfe_barrier_wait(tfe_barrier *b, int nthreads)
     }
     for (unsigned spins = 0; atomic_load_explicit(&b->generation, memory_order_acquire) == gen;
          spins++) {
-        if (spins < 1000)
+        if (spins < max_spins)
             TFE_CPU_RELAX();
         else
             sched_yield();
     }
+}
+
+/* All `nthreads` members of the team must call it; memory written before is visible after. */
+static inline void tfe_barrier_wait(tfe_barrier *b, int nthreads)
+{
+    tfe_barrier_wait_spins(b, nthreads, TFE_BARRIER_SPINS);
 }
 
 #endif
