@@ -6,6 +6,8 @@
 
 size_t tfe_attention_scratch_floats(const tfe_attention_impl *impl, int dh)
 {
+    if (impl->prep)
+        return (impl->prep->scratch_floats(dh) + 15) & ~(size_t)15;
     size_t dhp = (size_t)((dh + 15) & ~15);
     size_t n = (size_t)impl->tq * impl->tk + (size_t)impl->tq * dhp * 2 + 2 * (size_t)impl->tq;
     return (n + 15) & ~(size_t)15; /* keep each thread's slice 64-byte aligned */
@@ -18,9 +20,16 @@ static size_t qkv_floats(int dh, int len)
     return 3 * (size_t)len * (size_t)((dh + 15) & ~15);
 }
 
+/* Floats the driver keeps for one head's K and V of `len` keys (copied or prepared). */
+static size_t head_floats(const tfe_attention_impl *impl, int dh, int len)
+{
+    return impl->prep ? impl->prep->prep_floats(len, dh) : qkv_floats(dh, len);
+}
+
 size_t tfe_attention_team_scratch_floats(const tfe_attention_impl *impl, int dh, int max_len)
 {
-    return tfe_attention_scratch_floats(impl, dh) + qkv_floats(dh, max_len > 0 ? max_len : 0);
+    const int len = max_len > 0 ? max_len : 0;
+    return tfe_attention_scratch_floats(impl, dh) + head_floats(impl, dh, len);
 }
 
 /* Work of one query tile: its score and P·V products (nq·len each) plus a fixed part. */
@@ -62,7 +71,7 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                 continue;
             const float *q = base + (size_t)h * dh, *k = q + D, *v = q + 2 * (size_t)D;
             size_t hld = ld;
-            int copied = 0;
+            int copied = 0, prepared = 0;
             long long c = at;
             for (int q0 = 0; q0 < len; q0 += tq) {
                 const int nq = len - q0 < tq ? len - q0 : tq;
@@ -70,6 +79,19 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                 c += tile_cost(nq, len);
                 if (mid < lo || mid >= hi)
                     continue;
+                if (impl->prep && !copied) {
+                    /* the head's K and V in the kernel's layout, once per thread and head */
+                    prepared = head_floats(impl, dh, len) <= room;
+                    if (prepared)
+                        impl->prep->prepare(len, dh, k, v, ld, qp);
+                    copied = 1;
+                }
+                if (prepared) {
+                    impl->prep->prepared(nq, len, dh, q + (size_t)q0 * ld, ld, qp, scale,
+                                         a->ctx + (size_t)(row0 + q0) * D + (size_t)h * dh,
+                                         (size_t)D, scratch);
+                    continue;
+                }
                 if (!copied && qkv_floats(dh, len) <= room) {
                     float *kp = qp + (size_t)len * dhp, *vp = kp + (size_t)len * dhp;
                     const size_t row = (size_t)dh * sizeof(float);

@@ -20,24 +20,46 @@
             float scale, float *o, size_t ldo, float *scratch)
 typedef TFE_ATTENTION_KERNEL((*tfe_attention_fn));
 
+/* Kernels that work on their own layout of K and V (the tile unit's bf16 terms) can convert a
+ * head's keys and values once, so that its query tiles do not each convert them again:
+ *   prepare:  k, v (nk rows of dh, stride ld) -> prep, prep_floats(nk, dh) floats, 64-byte
+ *             aligned;
+ *   prepared: the kernel's contract with k and v replaced by prep (same result, same bits);
+ *   scratch_floats: the kernel's scratch (replaces the generic size below). */
+#define TFE_ATTENTION_PREPARE(fn)                                                              \
+    void fn(int nk, int dh, const float *k, const float *v, size_t ld, float *prep)
+#define TFE_ATTENTION_PREPARED(fn)                                                             \
+    void fn(int nq, int nk, int dh, const float *q, size_t ld, const float *prep, float scale, \
+            float *o, size_t ldo, float *scratch)
+typedef struct tfe_attention_prep {
+    size_t (*prep_floats)(int nk, int dh);
+    size_t (*scratch_floats)(int dh);
+    TFE_ATTENTION_PREPARE((*prepare));
+    TFE_ATTENTION_PREPARED((*prepared));
+} tfe_attention_prep;
+
 typedef struct tfe_attention_impl {
     const char *name; /* e.g. "flash_q32k64__avx512" */
     tfe_isa isa;
     int tq, tk;       /* query tile rows, key block length */
     tfe_attention_fn kernel;
+    const tfe_attention_prep *prep; /* or NULL: the kernel reads K and V as they are */
 } tfe_attention_impl;
 
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__scalar);
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__avx2);
 TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512);
+TFE_ATTENTION_KERNEL(tfe_attention_q32k64__amx);
+extern const tfe_attention_prep tfe_attention_prep_amx;
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__neon);
 
 /* Scratch one kernel call needs: scores tq×tk, accumulators tq×dh (dh rounded up to 16),
- * row max and sum, a scaled copy of the query tile. */
+ * row max and sum, a scaled copy of the query tile (impls with `prep`: their own size). */
 size_t tfe_attention_scratch_floats(const tfe_attention_impl *impl, int dh);
 
 /* Scratch per thread of tfe_attention_team for sequences up to max_len: the kernel's, plus
- * room to copy one head's keys and values into contiguous rows (see tfe_attention_team). */
+ * room to copy one head's keys and values into contiguous rows, or for impls with `prep`
+ * room for one head's prepared K and V (see tfe_attention_team). Linear in max_len. */
 size_t tfe_attention_team_scratch_floats(const tfe_attention_impl *impl, int dh, int max_len);
 
 typedef struct tfe_attention_args {

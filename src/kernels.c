@@ -54,16 +54,20 @@ static const tfe_gemm_impl gemm_impls[] = {
 };
 
 static const tfe_attention_impl attention_impls[] = {
+#if TFE_HAVE_AMX
+    {"flash_q32k64__amx", TFE_ISA_AMX, 32, 64, tfe_attention_q32k64__amx,
+     &tfe_attention_prep_amx},
+#endif
 #if TFE_HAVE_AVX512
-    {"flash_q32k64__avx512", TFE_ISA_AVX512, 32, 64, tfe_attention_q32k64__avx512},
+    {"flash_q32k64__avx512", TFE_ISA_AVX512, 32, 64, tfe_attention_q32k64__avx512, NULL},
 #endif
 #if TFE_HAVE_AVX2
-    {"flash_q8k64__avx2", TFE_ISA_AVX2, 8, 64, tfe_attention_q8k64__avx2},
+    {"flash_q8k64__avx2", TFE_ISA_AVX2, 8, 64, tfe_attention_q8k64__avx2, NULL},
 #endif
 #if TFE_HAVE_NEON
-    {"flash_q8k64__neon", TFE_ISA_NEON, 8, 64, tfe_attention_q8k64__neon},
+    {"flash_q8k64__neon", TFE_ISA_NEON, 8, 64, tfe_attention_q8k64__neon, NULL},
 #endif
-    {"flash_q8k64__scalar", TFE_ISA_SCALAR, 8, 64, tfe_attention_q8k64__scalar},
+    {"flash_q8k64__scalar", TFE_ISA_SCALAR, 8, 64, tfe_attention_q8k64__scalar, NULL},
 };
 
 static const tfe_layernorm_impl layernorm_impls[] = {

@@ -299,21 +299,25 @@ static void for_isa(tfe_isa isa, void (*body)(const tfe_attention_impl *))
 TFE_TEST(attention, kernel_scalar) { for_isa(TFE_ISA_SCALAR, kernel_sweep); }
 TFE_TEST(attention, kernel_avx2) { for_isa(TFE_ISA_AVX2, kernel_sweep); }
 TFE_TEST(attention, kernel_avx512) { for_isa(TFE_ISA_AVX512, kernel_sweep); }
+TFE_TEST(attention, kernel_amx) { for_isa(TFE_ISA_AMX, kernel_sweep); }
 TFE_TEST(attention, kernel_neon) { for_isa(TFE_ISA_NEON, kernel_sweep); }
 
 TFE_TEST(attention, large_scores_scalar) { for_isa(TFE_ISA_SCALAR, large_scores_sweep); }
 TFE_TEST(attention, large_scores_avx2) { for_isa(TFE_ISA_AVX2, large_scores_sweep); }
 TFE_TEST(attention, large_scores_avx512) { for_isa(TFE_ISA_AVX512, large_scores_sweep); }
+TFE_TEST(attention, large_scores_amx) { for_isa(TFE_ISA_AMX, large_scores_sweep); }
 TFE_TEST(attention, large_scores_neon) { for_isa(TFE_ISA_NEON, large_scores_sweep); }
 
 TFE_TEST(attention, team_scalar) { for_isa(TFE_ISA_SCALAR, team_sweep); }
 TFE_TEST(attention, team_avx2) { for_isa(TFE_ISA_AVX2, team_sweep); }
 TFE_TEST(attention, team_avx512) { for_isa(TFE_ISA_AVX512, team_sweep); }
+TFE_TEST(attention, team_amx) { for_isa(TFE_ISA_AMX, team_sweep); }
 TFE_TEST(attention, team_neon) { for_isa(TFE_ISA_NEON, team_sweep); }
 
 TFE_TEST(attention, independence_scalar) { for_isa(TFE_ISA_SCALAR, independence_sweep); }
 TFE_TEST(attention, independence_avx2) { for_isa(TFE_ISA_AVX2, independence_sweep); }
 TFE_TEST(attention, independence_avx512) { for_isa(TFE_ISA_AVX512, independence_sweep); }
+TFE_TEST(attention, independence_amx) { for_isa(TFE_ISA_AMX, independence_sweep); }
 TFE_TEST(attention, independence_neon) { for_isa(TFE_ISA_NEON, independence_sweep); }
 
 /* Every impl is reachable by the per-ISA tests, named <variant>__<isa>, and selection picks

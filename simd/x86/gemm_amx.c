@@ -19,48 +19,10 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "bf16x3_amx.h"
 #include "vecmath_avx512.h"
 
-enum { NR = 48, TILE = 512 /* bf16 per tile */ };
-
-/* x's bits plus half a bf16 ulp: their high 16 bits are x rounded to the nearest bf16 (ties
- * away from zero; a carry runs into the exponent, as it should). Two integer operations where
- * Veltkamp's split (c = x·(2^16 + 1), c - (c - x)) takes three float ones, and the high half
- * goes into a pair without clearing the low one first: the split runs in 0.83x the time
- * (2.65 against 3.2 ns per 32 values, all in L1). Valid up to bf16's largest finite value
- * (|x| < 3.39e38; beyond, the term is infinite and the rest NaN). */
-static inline __m512i bf16_rounded(__m512 x)
-{
-    return _mm512_add_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(0x8000));
-}
-
-/* The fp32 value of a rounded term: its high 16 bits. */
-static inline __m512 term_value(__m512i rounded)
-{
-    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32((int)0xffff0000u)));
-}
-
-/* Dword j: the high 16 bits of lo's dword j (k0+j) in the low half, of hi's (k0+16+j) in the
- * high half. */
-static inline __m512i pair_high(__m512i lo, __m512i hi)
-{
-    return _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_srli_epi32(lo, 16), hi);
-}
-
-/* Splits lo (k0+j) and hi (k0+16+j) into their three terms; term t goes to out + t·TILE as 16
- * dwords. The subtractions are exact, and what is left after two roundings has at most 8
- * significant bits, so the third term needs none. */
-static inline void split3(__m512 lo, __m512 hi, uint16_t *out)
-{
-    for (int t = 0; t < 2; t++) {
-        const __m512i rl = bf16_rounded(lo), rh = bf16_rounded(hi);
-        _mm512_store_si512(out + t * TILE, pair_high(rl, rh));
-        lo = _mm512_sub_ps(lo, term_value(rl));
-        hi = _mm512_sub_ps(hi, term_value(rh));
-    }
-    _mm512_store_si512(out + 2 * TILE,
-                       pair_high(_mm512_castps_si512(lo), _mm512_castps_si512(hi)));
-}
+enum { NR = 48, TILE = TFE_TILE_BF16 };
 
 TFE_GEMM_AMX_PACK_A(tfe_gemm_amx_pack_a)
 {
@@ -112,18 +74,7 @@ TFE_GEMM_AMX_PACK_B(tfe_gemm_amx_pack_b) { pack_units(pk, pk->lo, pk->hi); }
 
 /* The three column tiles of C (tiles 0-2) meet one chunk: A terms in tiles 3-5, B terms
  * through tiles 6 and 7. */
-#define COLUMN(j, b)                                                                           \
-    do {                                                                                       \
-        _tile_loadd(6, (b) + (j) * 3 * TILE, 64);                                              \
-        _tile_dpbf16ps(j, 3, 6);                                                               \
-        _tile_dpbf16ps(j, 4, 6);                                                               \
-        _tile_dpbf16ps(j, 5, 6);                                                               \
-        _tile_loadd(7, (b) + (j) * 3 * TILE + TILE, 64);                                       \
-        _tile_dpbf16ps(j, 3, 7);                                                               \
-        _tile_dpbf16ps(j, 4, 7);                                                               \
-        _tile_loadd(6, (b) + (j) * 3 * TILE + 2 * TILE, 64);                                   \
-        _tile_dpbf16ps(j, 3, 6);                                                               \
-    } while (0)
+#define COLUMN(j, b) TFE_BF16X3_DOT6(j, (b) + (j) * 3 * TILE)
 
 /* After each chunk's dot products, a share of the next conversion. With all in L1 the two do
  * not overlap (the time is their sum); in a product, whose next slice is still arriving from
@@ -142,9 +93,7 @@ TFE_GEMM_AMX_TILE(tfe_gemm_amx_tile)
         _tile_zero(2);
     }
     for (int ch = 0; ch < chunks; ch++, a += a_chunk, b += 9 * TILE) {
-        _tile_loadd(3, a, 64);
-        _tile_loadd(4, a + TILE, 64);
-        _tile_loadd(5, a + 2 * TILE, 64);
+        TFE_BF16X3_LOAD_A(a);
         COLUMN(0, b);
         COLUMN(1, b);
         COLUMN(2, b);
