@@ -52,6 +52,11 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
     const size_t kscr = tfe_attention_scratch_floats(impl, dh);
     const size_t room = a->scratch_stride > kscr ? a->scratch_stride - kscr : 0;
     float *const qp = scratch + kscr;
+    const tfe_attention_impl *const short_impl =
+        impl->prep && a->short_impl && !a->short_impl->prep && a->short_impl->tq >= tq &&
+                tfe_attention_scratch_floats(a->short_impl, dh) <= kscr
+            ? a->short_impl
+            : NULL;
 
     /* Items in (sequence, head, tile) order, so a thread's run shares its heads' K and V;
      * each thread takes the items whose middle falls in its equal share of the total cost. */
@@ -70,6 +75,7 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
             if (at + head_cost <= lo)
                 continue;
             const float *q = base + (size_t)h * dh, *k = q + D, *v = q + 2 * (size_t)D;
+            const int short_seq = short_impl && len < impl->prep->min_len;
             size_t hld = ld;
             int copied = 0, prepared = 0;
             long long c = at;
@@ -79,6 +85,12 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                 c += tile_cost(nq, len);
                 if (mid < lo || mid >= hi)
                     continue;
+                if (short_seq) {
+                    short_impl->kernel(nq, len, dh, q + (size_t)q0 * ld, k, v, ld, scale,
+                                       a->ctx + (size_t)(row0 + q0) * D + (size_t)h * dh,
+                                       (size_t)D, scratch);
+                    continue;
+                }
                 if (impl->prep && !copied) {
                     /* the head's K and V in the kernel's layout, once per thread and head */
                     prepared = head_floats(impl, dh, len) <= room;

@@ -32,6 +32,7 @@ typedef TFE_ATTENTION_KERNEL((*tfe_attention_fn));
     void fn(int nq, int nk, int dh, const float *q, size_t ld, const float *prep, float scale, \
             float *o, size_t ldo, float *scratch)
 typedef struct tfe_attention_prep {
+    int min_len; /* shorter sequences run the driver's short_impl, when it has one */
     size_t (*prep_floats)(int nk, int dh);
     size_t (*scratch_floats)(int dh);
     TFE_ATTENTION_PREPARE((*prepare));
@@ -72,6 +73,11 @@ typedef struct tfe_attention_args {
     float *scratch;       /* nthreads × scratch_stride floats */
     size_t scratch_stride; /* >= tfe_attention_scratch_floats; sequences that fit the rest
                               (tfe_attention_team_scratch_floats) get contiguous K and V */
+    /* For impls with `prep`: an impl without, run on sequences shorter than prep->min_len
+     * (there converting K and V costs more than the tile unit saves), or NULL. Its query
+     * tile must be at least impl's and its kernel scratch no larger; it reads K and V in
+     * place. The choice depends on a sequence's own length only. */
+    const struct tfe_attention_impl *short_impl;
 } tfe_attention_args;
 
 /* Thread `tid`'s share of all (sequence, head, query tile) items: a contiguous run of them,

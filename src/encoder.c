@@ -294,7 +294,8 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
                              .n_heads = c->n_heads, .d_head = D / c->n_heads, .qkv = s->qkv,
                              .qkv_ld = qkv_ld,
                              .ctx = s->ctx, .scratch = s->scratch,
-                             .scratch_stride = s->scratch_stride};
+                             .scratch_stride = s->scratch_stride,
+                             .short_impl = k->attention_fma};
     for (int l = 0; l < c->n_layers; l++) {
         const tfe_layer *L = &m->layers[l];
         if (c->norm_first) {

@@ -175,6 +175,9 @@ void tfe_kernels_select(tfe_isa cap, tfe_kernels *k)
     for (int i = 0; i < n && !k->attention; i++)
         if (tfe_isa_allowed(a[i].isa, cap))
             k->attention = &a[i];
+    for (int i = 0; i < n && !k->attention_fma; i++)
+        if (tfe_isa_allowed(a[i].isa, cap) && !a[i].prep)
+            k->attention_fma = &a[i];
     const tfe_layernorm_impl *l = tfe_layernorm_impls(&n);
     for (int i = 0; i < n && !k->layernorm; i++)
         if (tfe_isa_allowed(l[i].isa, cap))

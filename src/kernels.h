@@ -18,6 +18,9 @@ typedef struct tfe_kernels {
     const tfe_gemm_impl *gemm_fma;
     tfe_gemm_blocking gemm_fma_blocking;
     const tfe_attention_impl *attention;
+    /* The best allowed attention without a tile-unit layout (attention itself if it has
+     * none): the driver's short_impl for short sequences. */
+    const tfe_attention_impl *attention_fma;
     const tfe_layernorm_impl *layernorm;
 } tfe_kernels;
 

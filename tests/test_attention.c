@@ -161,7 +161,8 @@ static int batch_max_len(const batch *B)
  * without OpenMP), into a canary-guarded ctx; returns the guarded buffer. The scratch has
  * room to copy K and V of sequences up to kv_len long (0: the kernel's scratch only, so every
  * head reads K and V in place). */
-static float *run_team(const tfe_attention_impl *impl, const batch *B, int threads, int kv_len)
+static float *run_team_short(const tfe_attention_impl *impl, const batch *B, int threads,
+                             int kv_len, const tfe_attention_impl *short_impl)
 {
     const size_t D = (size_t)B->heads * B->dh, ctx_len = 2 * GUARD + (size_t)B->tokens * D;
     float *ctx = tt_alloc(ctx_len);
@@ -173,11 +174,16 @@ static float *run_team(const tfe_attention_impl *impl, const batch *B, int threa
                                .n_heads = B->heads, .d_head = B->dh, .qkv = B->qkv,
                                .qkv_ld = 3 * D,
                                .ctx = ctx + GUARD, .scratch = scratch,
-                               .scratch_stride = stride};
+                               .scratch_stride = stride, .short_impl = short_impl};
     for (int tid = 0; tid < threads; tid++)
         tfe_attention_team(impl, &args, tid, threads);
     free(scratch);
     return ctx;
+}
+
+static float *run_team(const tfe_attention_impl *impl, const batch *B, int threads, int kv_len)
+{
+    return run_team_short(impl, B, threads, kv_len, NULL);
 }
 
 /* Each sequence and head of ctx against the oracle over that sequence's own keys only. */
@@ -282,6 +288,42 @@ static void independence_sweep(const tfe_attention_impl *impl)
     batch_free(&all), batch_free(&rev);
 }
 
+/* Impls with their own K/V layout hand sequences shorter than prep->min_len to the driver's
+ * short_impl: those rows must be the short impl's bits, the others the impl's own, all within
+ * the oracle's tolerance, for any team size. */
+static void short_sweep(const tfe_attention_impl *impl)
+{
+    if (!impl->prep)
+        return;
+    int n;
+    const tfe_attention_impl *all = tfe_attention_impls(&n), *fma = NULL;
+    for (int i = 0; i < n && !fma; i++)
+        if (!all[i].prep && all[i].tq >= impl->tq && tfe_isa_supported(all[i].isa))
+            fma = &all[i];
+    CHECK(fma != NULL, "%s: no impl to take its short sequences", impl->name);
+    const int m = impl->prep->min_len;
+    const int lengths[] = {1, m - 1, m, m + 1, 2 * m + 3, m / 2};
+    const int nb = (int)(sizeof lengths / sizeof lengths[0]), heads = 2, dh = 64;
+    batch B = batch_make(heads, dh, lengths, nb, 400000);
+    const int max_len = batch_max_len(&B);
+    float *mixed = run_team_short(impl, &B, 2, max_len, fma);
+    char what[256];
+    snprintf(what, sizeof what, "%s with %s below %d keys", impl->name, fma->name, m);
+    check_batch(&B, mixed, what);
+    float *own = run_team(impl, &B, 1, max_len), *other = run_team(fma, &B, 3, max_len);
+    float *mixed3 = run_team_short(impl, &B, 3, max_len, fma);
+    const size_t D = (size_t)heads * dh;
+    for (int b = 0; b < nb; b++) {
+        const size_t at = GUARD + (size_t)B.offsets[b] * D, bytes = lengths[b] * D * sizeof(float);
+        const float *want = lengths[b] < m ? other : own;
+        CHECK(memcmp(mixed + at, want + at, bytes) == 0, "%s: sequence %d (len %d) is not %s's",
+              what, b, lengths[b], lengths[b] < m ? fma->name : impl->name);
+        CHECK(memcmp(mixed3 + at, mixed + at, bytes) == 0, "%s: 3 threads differ from 2", what);
+    }
+    free(mixed), free(own), free(other), free(mixed3);
+    batch_free(&B);
+}
+
 static void for_isa(tfe_isa isa, void (*body)(const tfe_attention_impl *))
 {
     tt_require_isa(isa);
@@ -318,6 +360,7 @@ TFE_TEST(attention, independence_scalar) { for_isa(TFE_ISA_SCALAR, independence_
 TFE_TEST(attention, independence_avx2) { for_isa(TFE_ISA_AVX2, independence_sweep); }
 TFE_TEST(attention, independence_avx512) { for_isa(TFE_ISA_AVX512, independence_sweep); }
 TFE_TEST(attention, independence_amx) { for_isa(TFE_ISA_AMX, independence_sweep); }
+TFE_TEST(attention, short_sequences_amx) { for_isa(TFE_ISA_AMX, short_sweep); }
 TFE_TEST(attention, independence_neon) { for_isa(TFE_ISA_NEON, independence_sweep); }
 
 /* Every impl is reachable by the per-ISA tests, named <variant>__<isa>, and selection picks
