@@ -290,10 +290,13 @@ TFE_ATTENTION_KERNEL(tfe_attention_q32k64__amx)
     attend(nq, nk, dh, q, k, v, ld, NULL, scale, o, ldo, scratch);
 }
 
-/* From 64 keys on the tile unit wins: one head of 64 against the AVX-512 kernel, 0.97x the
- * time (48: 1.08x, 32: 1.14x, 16: 1.65x; 128: 0.87x). */
+/* Alone, the kernel beats the AVX-512 one from 64 keys (one thread, 12 heads of 64: 0.97x the
+ * time at 64 keys, 0.87x at 128, 0.72x at 512; 1.65x at 16). End to end it pays only from
+ * ~384: BERT-base on 2 threads 0.95x the time at 1x512 and 0.96x at 1x384, but 1.01-1.02x at
+ * 1x256 and 1.08x at 1x128, the AMX GEMMs' tile calls slowing down by more than attention
+ * gains (see README, "AMX attention"). */
 const tfe_attention_prep tfe_attention_prep_amx = {
-    .min_len = 64,
+    .min_len = 384,
     .prep_floats = prep_floats,
     .scratch_floats = scratch_floats,
     .prepare = prepare,
