@@ -91,7 +91,9 @@ void tfe_model_free(tfe_model *model);
 
 const tfe_config *tfe_model_config(const tfe_model *model);
 tfe_isa tfe_model_isa(const tfe_model *model);
-/* Name of the kernel chosen for `op` ("gemm", "attention", "layernorm"); NULL if unknown. */
+/* Name of the kernel chosen for `op` ("gemm", "attention", "layernorm"); NULL if unknown.
+ * "attention_short": "<kernel> under <n> tokens" when sequences shorter than n run another
+ * attention kernel than "attention" names (tile-unit attention), else NULL. */
 const char *tfe_model_kernel(const tfe_model *model, const char *op);
 /* Bytes the model holds in memory (packed weights, tables), excluding file mappings. */
 size_t tfe_model_resident_bytes(const tfe_model *model);

@@ -203,6 +203,10 @@ static tfe_model *model_new(const tfe_config *cfg, const tfe_model_options *opts
     m->cfg = *cfg;
     tfe_isa cap = opts && opts->isa != TFE_ISA_AUTO ? opts->isa : tfe_isa_env_cap();
     tfe_kernels_select(tfe_effective_cap(cap), &m->kernels);
+    const tfe_attention_impl *att = m->kernels.attention, *fma = m->kernels.attention_fma;
+    if (att->prep && fma && fma != att)
+        snprintf(m->attention_short, sizeof m->attention_short, "%s under %d tokens", fma->name,
+                 att->prep->min_len);
     tfe_kernels_log(&m->kernels);
     return m;
 }
@@ -303,6 +307,8 @@ const char *tfe_model_kernel(const tfe_model *m, const char *op)
         return m->kernels.gemm->name;
     if (strcmp(op, "attention") == 0)
         return m->kernels.attention->name;
+    if (strcmp(op, "attention_short") == 0)
+        return m->attention_short[0] ? m->attention_short : NULL;
     if (strcmp(op, "layernorm") == 0)
         return m->kernels.layernorm->name;
     return NULL;

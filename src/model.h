@@ -19,6 +19,7 @@ struct tfe_model {
     float *final_gamma, *final_beta;    /* [D] when cfg.final_norm */
     tfe_layer *layers;                  /* [n_layers] */
     size_t resident_bytes;              /* everything above */
+    char attention_short[96];           /* "<impl> under <n> tokens", or "" (tfe_model_kernel) */
 };
 
 /* 64-byte aligned allocation of n floats (NULL on overflow or failure). */

@@ -723,6 +723,13 @@ TFE_TEST(encoder, model_queries)
               "kernel %s is outside the TFENC_ISA cap", k);
     }
     CHECK(tfe_model_kernel(m, "no-such-op") == NULL, "an unknown op must give NULL");
+    /* A tile-unit attention names the kernel its short sequences run, and only then. */
+    const char *alt = tfe_model_kernel(m, "attention_short");
+    const int tile_attention = tfe_kernel_isa(tfe_model_kernel(m, "attention")) == TFE_ISA_AMX;
+    CHECK(tile_attention ? alt && strstr(alt, " under ") && !strstr(alt, "__amx ")
+                         : alt == NULL,
+          "attention_short is %s with attention %s", alt ? alt : "NULL",
+          tfe_model_kernel(m, "attention"));
     CHECK(tfe_model_resident_bytes(m) >= (size_t)(53 + 10) * 48 * sizeof(float),
           "resident bytes %zu do not even cover the embedding tables",
           tfe_model_resident_bytes(m));

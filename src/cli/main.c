@@ -127,6 +127,19 @@ static int open_model(const options *o, tfe_model **m)
     return 0;
 }
 
+/* The attention kernel, and the one short sequences run when that differs. */
+static const char *attention_label(const tfe_model *m)
+{
+    static char label[192];
+    const char *att = tfe_model_kernel(m, "attention");
+    const char *alt = tfe_model_kernel(m, "attention_short");
+    if (alt)
+        snprintf(label, sizeof label, "%s (%s)", att, alt);
+    else
+        snprintf(label, sizeof label, "%s", att);
+    return label;
+}
+
 static const char *act_name(tfe_activation a)
 {
     return a == TFE_ACT_RELU ? "relu" : a == TFE_ACT_GELU ? "gelu" : "gelu_tanh";
@@ -185,8 +198,8 @@ static int cmd_info(const options *o)
            act_name(c->activation), c->norm_first ? "pre-LN" : "post-LN",
            c->embed_scale ? ", embed_scale" : "", c->final_norm ? ", final norm" : "");
     printf("kernels: isa %s; gemm %s; attention %s; layernorm %s\n",
-           tfe_isa_name(tfe_model_isa(m)), tfe_model_kernel(m, "gemm"),
-           tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"));
+           tfe_isa_name(tfe_model_isa(m)), tfe_model_kernel(m, "gemm"), attention_label(m),
+           tfe_model_kernel(m, "layernorm"));
     print_tile_unit("");
     printf("resident model size: %.1f MiB (packed weights and tables)\n",
            (double)tfe_model_resident_bytes(m) / (1024.0 * 1024.0));
@@ -456,7 +469,7 @@ static int cmd_bench(const options *o)
                model_label(o), batch, seq, tokens,
                threads, tfe_isa_name(isa));
         printf("  kernels: gemm %s, attention %s, layernorm %s; model ready in %.2f s\n", gemm,
-               tfe_model_kernel(m, "attention"), tfe_model_kernel(m, "layernorm"), t_load);
+               attention_label(m), tfe_model_kernel(m, "layernorm"), t_load);
         print_tile_unit("  ");
         printf("  latency: p50 %.3f ms  p99 %.3f ms  (min %.3f, max %.3f, %d runs)\n", p50, p99,
                ms[0], ms[n - 1], n);
