@@ -206,11 +206,12 @@ TFE_TEST(encoder, fixtures_avx512) { fixtures_under(TFE_ISA_AVX512); }
 TFE_TEST(encoder, fixtures_neon) { fixtures_under(TFE_ISA_NEON); }
 TFE_TEST(encoder, fixtures_amx) { fixtures_under(TFE_ISA_AMX); }
 
-/* A small random model (odd sizes, pre-LN, tanh GELU) for the tests that need no oracle. */
+/* A small random model (odd sizes, pre-LN, tanh GELU) for the tests that need no oracle; its
+ * positions reach past the 384 tokens from which attention runs on the tile unit. */
 static tfe_model *random_model(uint64_t seed, tfe_isa isa)
 {
     tfe_config c = {.vocab_size = 37, .d_model = 60, .n_heads = 3, .d_ff = 100, .n_layers = 2,
-                    .max_positions = 320, .positional = TFE_POS_LEARNED,
+                    .max_positions = 420, .positional = TFE_POS_LEARNED,
                     .activation = TFE_ACT_GELU_TANH, .norm_first = 1, .embed_scale = 1,
                     .final_norm = 1, .layer_norm_eps = 1e-5f};
     tfe_model_options opts = {.isa = isa};
@@ -401,21 +402,21 @@ TFE_TEST(encoder, session_reuse)
 
 /* A call whose tokens fit the session but whose sequence is longer than its max_seq does not
  * grow it: attention reads that sequence's K and V in place, with the bits of a session sized
- * for it (which copies them into contiguous rows). */
+ * for it (which copies them into contiguous rows, or converts them once for the tile unit). */
 TFE_TEST(encoder, long_sequence_in_small_session)
 {
     tfe_model *m = random_model(10, TFE_ISA_AUTO);
-    const int d = tfe_model_config(m)->d_model, len = 100;
+    const int d = tfe_model_config(m)->d_model, len = 400; /* tile-unit attention where it runs */
     int32_t *ids = random_ids(1, len, 37, 14);
-    tfe_session_options small_o = {.threads = 2, .max_batch = 8, .max_seq = 16};
+    tfe_session_options small_o = {.threads = 2, .max_batch = 32, .max_seq = 16};
     tfe_session_options fit_o = {.threads = 2, .max_batch = 1, .max_seq = len};
     tfe_session *small = NULL, *fit = NULL;
-    CHECK(tfe_session_create(m, &small_o, &small, NULL) == TFE_OK, "session 8 x 16");
+    CHECK(tfe_session_create(m, &small_o, &small, NULL) == TFE_OK, "session 32 x 16");
     CHECK(tfe_session_create(m, &fit_o, &fit, NULL) == TFE_OK, "session 1 x %d", len);
     const size_t before = tfe_session_workspace_bytes(small);
     float *a = encode(small, ids, NULL, 1, len, d, 0), *b = encode(fit, ids, NULL, 1, len, d, 0);
     CHECK(tfe_session_workspace_bytes(small) == before,
-          "a call of %d tokens grew a session sized for 128", len);
+          "a call of %d tokens grew a session sized for 512", len);
     CHECK(memcmp(a, b, (size_t)len * d * sizeof *a) == 0,
           "K/V read in place and copied give different bits");
     free(a), free(b), free(ids);
@@ -542,35 +543,35 @@ TFE_TEST(encoder, workspace_linear_in_seq)
  * values under every ISA, within TOL_ENCODER of each other. */
 TFE_TEST(encoder, random_model)
 {
-    const int32_t lengths[] = {300, 7, 64};
-    int32_t *ids = random_ids(3, 300, 37, 14);
+    const int32_t lengths[] = {400, 7, 64};
+    int32_t *ids = random_ids(3, 400, 37, 14);
     tfe_model *m = random_model(11, TFE_ISA_SCALAR);
     const int d = tfe_model_config(m)->d_model;
     tfe_session *s = session(m, 2);
-    float *ref = encode(s, ids, lengths, 3, 300, d, 0);
+    float *ref = encode(s, ids, lengths, 3, 400, d, 0);
     tfe_session_free(s);
     tfe_model_free(m);
-    for (size_t i = 0; i < (size_t)3 * 300 * d; i++)
+    for (size_t i = 0; i < (size_t)3 * 400 * d; i++)
         CHECK(isfinite(ref[i]), "scalar output element %zu is %g", i, (double)ref[i]);
     for (int isa = 0; isa < TFE_ISA_COUNT; isa++) {
         if (!tfe_isa_allowed((tfe_isa)isa, tt_isa_cap()))
             continue;
         m = random_model(11, (tfe_isa)isa);
         s = session(m, 2);
-        float *out = encode(s, ids, lengths, 3, 300, d, 0);
-        for (size_t i = 0; i < (size_t)3 * 300 * d; i++)
+        float *out = encode(s, ids, lengths, 3, 400, d, 0);
+        for (size_t i = 0; i < (size_t)3 * 400 * d; i++)
             CHECK(fabsf(out[i] - ref[i]) <= TOL_ENCODER,
                   "random model, isa %s: element %zu (sequence %zu, row %zu) is %.7g, scalar "
-                  "gives %.7g", tfe_isa_name((tfe_isa)isa), i, i / (300 * (size_t)d),
-                  i / d % 300, (double)out[i], (double)ref[i]);
+                  "gives %.7g", tfe_isa_name((tfe_isa)isa), i, i / (400 * (size_t)d),
+                  i / d % 400, (double)out[i], (double)ref[i]);
         free(out);
         tfe_session_free(s);
         tfe_model_free(m);
     }
     m = random_model(12, TFE_ISA_SCALAR);
     s = session(m, 2);
-    float *other = encode(s, ids, lengths, 3, 300, d, 0);
-    CHECK(memcmp(ref, other, (size_t)300 * d * sizeof *ref) != 0,
+    float *other = encode(s, ids, lengths, 3, 400, d, 0);
+    CHECK(memcmp(ref, other, (size_t)400 * d * sizeof *ref) != 0,
           "seeds 11 and 12 gave the same output");
     free(other), free(ref), free(ids);
     tfe_session_free(s);
