@@ -6,7 +6,7 @@
  * Everything is transposed, as in attention_avx512.c: the scores come out as Sᵀ = K·Qᵀ (a row
  * per key, a vector per 16 queries), so the softmax statistics are plain vector operations
  * across the queries, and the output as Oᵀ = Vᵀ·Pᵀ, whose rescaling by the running factor is
- * one vector multiply per row. Per block: Sᵀ (64 keys × 32 queries: a C tile pair per key
+ * one vector FMA per row. Per block: Sᵀ (64 keys × 32 queries: a C tile pair per key
  * tile), the block max, 2^(s - max) (scores in log2 units: Qᵀ carries scale·log2 e), the sums
  * and the rescale factor, Pᵀ split into B tiles, then Vᵀ·Pᵀ (a C tile pair per 16 dims) and
  * accᵀ = accᵀ·alpha + Vᵀ·Pᵀ in memory.
@@ -59,8 +59,8 @@ static size_t scratch_floats(int dh)
            2 * TQ + block_bf16(dh) / 2;
 }
 
-/* lo[i] (16 rows of src from row r0, columns c0..c0+15, zero past nrows / ncols) transposed:
- * on return lo[j] is column c0+j across the 16 rows. */
+/* r[i] = row i of src (16 rows of 16 columns; zeros past nrows rows and ncols columns), then
+ * transposed: on return r[j] is column j across the 16 rows. */
 static inline void load_transposed(const float *src, size_t ld, int nrows, int ncols, __m512 r[16])
 {
     const __mmask16 mc = tfe_tail_mask_avx512(ncols);
