@@ -75,18 +75,31 @@ for base in enc:
     sp = f"{one['p50_ms'] / two['p50_ms']:.2f}×" if one and two else "-"
     print(f"| {preset} | {label} | {cell(one)} | {cell(two)} | {sp} |")
 
-print(f"\n**Attention** (`attention/{attn}/...`), GFLOP/s (% of peak)\n")
-print("| heads×d_head | B×S | 1 thread | 2 threads |")
-print("|---|---|---:|---:|")
+# The selected attention kernel, and the AVX-512 one beside it when the run has both (an amx
+# run measures the tile-unit kernel and the FMA kernel in the same process).
+attns = [attn] + [a for a in ("flash_q32k64__avx512",)
+                  if a != attn and any(n.startswith(f"attention/{a}/") for n in rows)]
+print(f"\n**Attention** ({', '.join(f'`attention/{a}/...`' for a in attns)}), GFLOP/s (% of "
+      "the peak of the kernel's ISA)\n")
+head = " | ".join(f"{a.split('__')[1]} {t}" for a in attns for t in ("1 thread", "2 threads"))
+ratio = len(attns) == 2
+print(f"| heads×d_head | B×S | {head} |" + (" time ratio 1 / 2 threads |" if ratio else ""))
+print("|---|---|" + "---:|" * (2 * len(attns) + ratio))
 for hd in ("h12d64", "h12d32"):
     for bs in ("b1s128", "b1s512", "b8s128"):
-        cells = []
-        for t in (1, 2):
-            b = rows.get(f"attention/{attn}/{hd}/{bs}/t{t}")
-            cells.append(f"{b['GFLOP/s']:.0f} ({b['pct_peak']:.0f}%)" if b else "-")
+        cells, got = [], {}
+        for a in attns:
+            for t in (1, 2):
+                b = rows.get(f"attention/{a}/{hd}/{bs}/t{t}")
+                got[(a, t)] = b
+                cells.append(f"{b['GFLOP/s']:.0f} ({b['pct_peak']:.0f}%)" if b else "-")
+        if ratio:
+            r = [f"{got[(attns[0], t)]['real_time'] / got[(attns[1], t)]['real_time']:.2f}"
+                 if got[(attns[0], t)] and got[(attns[1], t)] else "-" for t in (1, 2)]
+            cells.append(" / ".join(r))
         h, dh = hd[1:].split("d")
         b_, s_ = bs[1:].split("s")
-        print(f"| {h}×{dh} | {b_}×{s_} | {cells[0]} | {cells[1]} |")
+        print(f"| {h}×{dh} | {b_}×{s_} | " + " | ".join(cells) + " |")
 
 amx = (f"AMX (fp32-equivalent) {ctx['peak_gflops_amx_t1']} / {ctx['peak_gflops_amx_t2']}, "
        if "peak_gflops_amx_t1" in ctx else "")

@@ -52,9 +52,10 @@ for isa in amx avx512 avx2; do
     if [ "$isa" = avx2 ] && [ "${BASELINES_FOLLOW_ISA:-1}" = 1 ]; then
         run avx2 '' ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
     elif [ "$isa" = amx ]; then
-        # Only the rows AMX changes, with the AVX-512 kernel and the peers beside them in the
-        # same run; attention and LayerNorm have no AMX kernel (the avx512 run has them).
-        run amx '^(peak/|(ukernel|gemm)/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/|encoder/)'
+        # Only the rows AMX changes, with the AVX-512 kernels and the peers beside them in the
+        # same run; LayerNorm has no AMX kernel (the avx512 run has it).
+        kernels='(ukernel|gemm)/(bf16x3_16x48__amx|8x48__avx512|onednn|openblas)/'
+        run amx "^(peak/|$kernels|attention/flash_q32k64__(amx|avx512)/|encoder/)"
     else
         run "$isa" ''
     fi
