@@ -75,7 +75,9 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
             if (at + head_cost <= lo)
                 continue;
             const float *q = base + (size_t)h * dh, *k = q + D, *v = q + 2 * (size_t)D;
-            const int short_seq = short_impl && len < impl->prep->min_len;
+            /* the kernel for this sequence: short ones go to short_impl (see attention.h) */
+            const tfe_attention_impl *ki =
+                short_impl && len < impl->prep->min_len ? short_impl : impl;
             size_t hld = ld;
             int copied = 0, prepared = 0;
             long long c = at;
@@ -85,23 +87,17 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                 c += tile_cost(nq, len);
                 if (mid < lo || mid >= hi)
                     continue;
-                if (short_seq) {
-                    short_impl->kernel(nq, len, dh, q + (size_t)q0 * ld, k, v, ld, scale,
-                                       a->ctx + (size_t)(row0 + q0) * D + (size_t)h * dh,
-                                       (size_t)D, scratch);
-                    continue;
-                }
-                if (impl->prep && !copied) {
+                if (ki->prep && !copied) {
                     /* the head's K and V in the kernel's layout, once per thread and head */
-                    prepared = head_floats(impl, dh, len) <= room;
+                    prepared = head_floats(ki, dh, len) <= room;
                     if (prepared)
-                        impl->prep->prepare(len, dh, k, v, ld, qp);
+                        ki->prep->prepare(len, dh, k, v, ld, qp);
                     copied = 1;
                 }
                 if (prepared) {
-                    impl->prep->prepared(nq, len, dh, q + (size_t)q0 * ld, ld, qp, scale,
-                                         a->ctx + (size_t)(row0 + q0) * D + (size_t)h * dh,
-                                         (size_t)D, scratch);
+                    ki->prep->prepared(nq, len, dh, q + (size_t)q0 * ld, ld, qp, scale,
+                                       a->ctx + (size_t)(row0 + q0) * D + (size_t)h * dh,
+                                       (size_t)D, scratch);
                     continue;
                 }
                 if (!copied && qkv_floats(dh, len) <= room) {
@@ -115,7 +111,7 @@ void tfe_attention_team(const tfe_attention_impl *impl, const tfe_attention_args
                     q = qp, k = kp, v = vp, hld = (size_t)dhp;
                 }
                 copied = 1;
-                impl->kernel(nq, len, dh, q + (size_t)q0 * hld, k, v, hld, scale,
+                ki->kernel(nq, len, dh, q + (size_t)q0 * hld, k, v, hld, scale,
                              a->ctx + (size_t)(row0 + q0) * D + (size_t)h * dh, (size_t)D,
                              scratch);
             }

@@ -75,8 +75,9 @@ typedef struct tfe_attention_args {
                               (tfe_attention_team_scratch_floats) get contiguous K and V */
     /* For impls with `prep`: an impl without, run on sequences shorter than prep->min_len
      * (there converting K and V costs more than the tile unit saves), or NULL. Its query
-     * tile must be at least impl's and its kernel scratch no larger; it reads K and V in
-     * place. The choice depends on a sequence's own length only. */
+     * tile must be at least impl's and its kernel scratch no larger; it gets Q, K and V copied
+     * into contiguous rows where the room allows, as impls without `prep` always do. The
+     * choice depends on a sequence's own length only. */
     const struct tfe_attention_impl *short_impl;
 } tfe_attention_args;
 
