@@ -288,6 +288,20 @@ static void independence_sweep(const tfe_attention_impl *impl)
     batch_free(&all), batch_free(&rev);
 }
 
+/* The kernel an impl with its own K/V layout is measured against and hands its short
+ * sequences to: the best supported impl without one whose query tile is at least impl's (it
+ * runs impl's tiles). */
+static const tfe_attention_impl *fma_partner(const tfe_attention_impl *impl)
+{
+    int n;
+    const tfe_attention_impl *all = tfe_attention_impls(&n);
+    for (int i = 0; i < n; i++)
+        if (!all[i].prep && all[i].tq >= impl->tq && tfe_isa_supported(all[i].isa))
+            return &all[i];
+    CHECK(0, "%s: no FMA attention with query tiles of %d or more", impl->name, impl->tq);
+    return NULL;
+}
+
 /* Impls with their own K/V layout hand sequences shorter than prep->min_len to the driver's
  * short_impl: those rows must be the short impl's bits, the others the impl's own, all within
  * the oracle's tolerance, for any team size. */
@@ -295,12 +309,7 @@ static void short_sweep(const tfe_attention_impl *impl)
 {
     if (!impl->prep)
         return;
-    int n;
-    const tfe_attention_impl *all = tfe_attention_impls(&n), *fma = NULL;
-    for (int i = 0; i < n && !fma; i++)
-        if (!all[i].prep && all[i].tq >= impl->tq && tfe_isa_supported(all[i].isa))
-            fma = &all[i];
-    CHECK(fma != NULL, "%s: no impl to take its short sequences", impl->name);
+    const tfe_attention_impl *fma = fma_partner(impl);
     const int m = impl->prep->min_len;
     const int lengths[] = {1, m - 1, m, m + 1, 2 * m + 3, m / 2};
     const int nb = (int)(sizeof lengths / sizeof lengths[0]), heads = 2, dh = 64;
@@ -357,12 +366,7 @@ static void accuracy_sweep(const tfe_attention_impl *impl)
 {
     if (!impl->prep)
         return;
-    int n;
-    const tfe_attention_impl *all = tfe_attention_impls(&n), *fma = NULL;
-    for (int i = 0; i < n && !fma; i++)
-        if (!all[i].prep && tfe_isa_supported(all[i].isa))
-            fma = &all[i];
-    CHECK(fma != NULL, "%s: no FMA attention to compare with", impl->name);
+    const tfe_attention_impl *fma = fma_partner(impl);
     const struct {
         int dh, nk;
         float mag;
@@ -417,9 +421,11 @@ TFE_TEST(attention, independence_scalar) { for_isa(TFE_ISA_SCALAR, independence_
 TFE_TEST(attention, independence_avx2) { for_isa(TFE_ISA_AVX2, independence_sweep); }
 TFE_TEST(attention, independence_avx512) { for_isa(TFE_ISA_AVX512, independence_sweep); }
 TFE_TEST(attention, independence_amx) { for_isa(TFE_ISA_AMX, independence_sweep); }
+TFE_TEST(attention, independence_neon) { for_isa(TFE_ISA_NEON, independence_sweep); }
+
+/* Impls with their own K/V layout (the tile unit's) against the FMA kernel. */
 TFE_TEST(attention, short_sequences_amx) { for_isa(TFE_ISA_AMX, short_sweep); }
 TFE_TEST(attention, accuracy_amx) { for_isa(TFE_ISA_AMX, accuracy_sweep); }
-TFE_TEST(attention, independence_neon) { for_isa(TFE_ISA_NEON, independence_sweep); }
 
 /* Every impl is reachable by the per-ISA tests, named <variant>__<isa>, and selection picks
  * the first allowed entry; scalar is last. */
