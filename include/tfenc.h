@@ -129,6 +129,18 @@ tfe_status tfe_encode(tfe_session *session, const int32_t *ids, const int32_t *l
 tfe_status tfe_encode_packed(tfe_session *session, const int32_t *ids, const int32_t *lengths,
                              int batch, int seq, float *out, tfe_error *err);
 
+/* Sentence embeddings: each sequence pooled into one vector of d_model floats. */
+typedef enum tfe_pooling {
+    TFE_POOL_MEAN = 0, /* the average of the sequence's real tokens (padding never enters it) */
+    TFE_POOL_CLS = 1,  /* the first token's hidden state (BERT's [CLS] position) */
+} tfe_pooling;
+/* Encode, then pool: out [batch][d_model]. normalize != 0 scales each vector to unit L2 norm
+ * (x / max(||x||, 1e-12), as sentence-transformers' Normalize). Sums run in double in token
+ * order, so the guarantees of tfe_encode hold bitwise here too. */
+tfe_status tfe_encode_pooled(tfe_session *session, const int32_t *ids, const int32_t *lengths,
+                             int batch, int seq, tfe_pooling pooling, int normalize, float *out,
+                             tfe_error *err);
+
 /* Per-op wall time accumulated by the session's encode calls, in seconds (for profiling). */
 typedef struct tfe_profile {
     double embed, qkv_gemm, attention, out_gemm, ffn_up_gemm, ffn_down_gemm, layernorm, total;

@@ -221,7 +221,10 @@ static tfe_status validate(const tfe_session *s, const int32_t *ids, const int32
 typedef struct forward {
     tfe_session *s;
     const int32_t *ids;
-    int batch, seq, tokens, packed_out;
+    int batch, seq, tokens;
+    enum output { OUT_PADDED, OUT_PACKED, OUT_POOLED } output;
+    tfe_pooling pooling; /* OUT_POOLED only */
+    int normalize;
     float *out;
     tfe_barrier barrier; /* between ops; see parallel.h for why not omp barrier */
 } forward;
@@ -249,6 +252,52 @@ static void gemm_op(const tfe_session *s, int m, const float *a, const tfe_packe
                        .ldc = ldc, .scratch = s->gemm_scratch,
                        .scratch_stride = s->gemm_scratch_stride};
     tfe_gemm_team(s->gemm, s->gemm_blocking, &g, tid, nt);
+}
+
+/* Columns a pooling work item sums: a sequence's rows are read once per item, 64 bytes of
+ * each, and the sums stay in registers. */
+enum { POOL_COLS = 16 };
+
+/* f->out[b] = pooled rows of sequence b of the packed hidden states x. Items (sequence, column
+ * block) are split over the team; each sums its columns over the sequence's tokens in token
+ * order in double, so the bits depend on neither the team nor the batch. With normalize, a
+ * barrier, then each vector is scaled by one thread. */
+static void pool_output(forward *f, const float *x, int tid, int nt)
+{
+    const int D = f->s->model->cfg.d_model, blocks = (D + POOL_COLS - 1) / POOL_COLS;
+    const int *offsets = f->s->offsets;
+    int lo, hi;
+    tfe_split_range(f->batch * blocks, nt, tid, &lo, &hi);
+    for (int item = lo; item < hi; item++) {
+        const int b = item / blocks, d0 = item % blocks * POOL_COLS;
+        const int w = D - d0 < POOL_COLS ? D - d0 : POOL_COLS;
+        const int len = offsets[b + 1] - offsets[b];
+        const float *rows = x + (size_t)offsets[b] * D + d0;
+        float *dst = f->out + (size_t)b * D + d0;
+        if (f->pooling == TFE_POOL_CLS) {
+            memcpy(dst, rows, (size_t)w * sizeof(float));
+            continue;
+        }
+        double sum[POOL_COLS] = {0};
+        for (int p = 0; p < len; p++)
+            for (int j = 0; j < w; j++)
+                sum[j] += rows[(size_t)p * D + j];
+        for (int j = 0; j < w; j++)
+            dst[j] = (float)(sum[j] / len);
+    }
+    if (!f->normalize)
+        return;
+    tfe_barrier_wait(&f->barrier, nt);
+    tfe_split_range(f->batch, nt, tid, &lo, &hi);
+    for (int b = lo; b < hi; b++) {
+        float *v = f->out + (size_t)b * D;
+        double sq = 0.0;
+        for (int d = 0; d < D; d++)
+            sq += (double)v[d] * v[d];
+        const double norm = sqrt(sq), scale = 1.0 / (norm > 1e-12 ? norm : 1e-12);
+        for (int d = 0; d < D; d++)
+            v[d] = (float)(v[d] * scale);
+    }
 }
 
 /* The team's body; tid 0 also records per-phase times when profiling. */
@@ -350,12 +399,15 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
         PHASE_END(PH_LN);
     }
 
-    /* Output: packed rows as they are, or scattered into [batch][seq] with zero padding. */
+    /* Output: packed rows as they are, pooled, or scattered into [batch][seq] with zero
+     * padding. */
     size_t row_bytes = (size_t)D * sizeof(float);
-    if (f->packed_out) {
+    if (f->output == OUT_PACKED) {
         tfe_split_range(T, nt, tid, &lo, &hi);
         if (hi > lo)
             memcpy(f->out + (size_t)lo * D, x + (size_t)lo * D, (size_t)(hi - lo) * row_bytes);
+    } else if (f->output == OUT_POOLED) {
+        pool_output(f, x, tid, nt);
     } else {
         tfe_split_range(f->batch * f->seq, nt, tid, &lo, &hi);
         for (int r = lo; r < hi; r++) {
@@ -372,7 +424,8 @@ static void forward_team(forward *f, int tid, int nt, double *phase_time)
 }
 
 static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *lengths, int batch,
-                         int seq, float *out, int packed_out, tfe_error *err)
+                         int seq, float *out, enum output output, tfe_pooling pooling,
+                         int normalize, tfe_error *err)
 {
     if (!s)
         return tfe_fail(err, TFE_ERR_ARG, "encode: NULL session");
@@ -391,7 +444,7 @@ static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *leng
     for (int b = 0; b < batch; b++)
         s->offsets[b + 1] = s->offsets[b] + (lengths ? lengths[b] : seq);
     forward f = {.s = s, .ids = ids, .batch = batch, .seq = seq, .tokens = tokens,
-                 .packed_out = packed_out, .out = out};
+                 .output = output, .pooling = pooling, .normalize = normalize, .out = out};
     tfe_barrier_init(&f.barrier);
     double phase[PH_COUNT] = {0};
     double start = now_s();
@@ -420,11 +473,21 @@ static tfe_status encode(tfe_session *s, const int32_t *ids, const int32_t *leng
 tfe_status tfe_encode(tfe_session *s, const int32_t *ids, const int32_t *lengths, int batch,
                       int seq, float *out, tfe_error *err)
 {
-    return encode(s, ids, lengths, batch, seq, out, 0, err);
+    return encode(s, ids, lengths, batch, seq, out, OUT_PADDED, TFE_POOL_MEAN, 0, err);
 }
 
 tfe_status tfe_encode_packed(tfe_session *s, const int32_t *ids, const int32_t *lengths,
                              int batch, int seq, float *out, tfe_error *err)
 {
-    return encode(s, ids, lengths, batch, seq, out, 1, err);
+    return encode(s, ids, lengths, batch, seq, out, OUT_PACKED, TFE_POOL_MEAN, 0, err);
+}
+
+tfe_status tfe_encode_pooled(tfe_session *s, const int32_t *ids, const int32_t *lengths,
+                             int batch, int seq, tfe_pooling pooling, int normalize, float *out,
+                             tfe_error *err)
+{
+    if (pooling != TFE_POOL_MEAN && pooling != TFE_POOL_CLS)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: unknown pooling %d (mean: %d, cls: %d)",
+                        (int)pooling, (int)TFE_POOL_MEAN, (int)TFE_POOL_CLS);
+    return encode(s, ids, lengths, batch, seq, out, OUT_POOLED, pooling, normalize, err);
 }

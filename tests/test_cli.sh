@@ -79,6 +79,28 @@ for dir in "$fixtures"/*/; do
     check_encode "encode $name, 2 threads" "$dir" --lengths "$dir/lengths.npy" --threads 2
 done
 
+# ---- sentence embeddings: encode --pool against the fixtures' PyTorch hidden states pooled ----
+for dir in "$fixtures"/*/; do
+    dir=${dir%/}
+    [ -f "$dir/expected.npy" ] || continue
+    name=$(basename "$dir")
+    for pool in mean cls mean-normalized cls-normalized; do
+        flags=(--pool "${pool%-normalized}")
+        [ "$pool" = "${pool%-normalized}" ] || flags+=(--normalize)
+        rm -f "$tmp/pooled.npy"
+        run encode --model "$dir" --ids "$dir/ids.npy" --lengths "$dir/lengths.npy" \
+            --out "$tmp/pooled.npy" --threads 2 "${flags[@]}"
+        if [ $status -ne 0 ]; then
+            not_ok "encode $name ${flags[*]}" "exit status $status" "$(cat "$tmp/stderr")"
+        elif ! "$compare" "$tmp/pooled.npy" "$dir/expected.npy" 1e-4 "$dir/lengths.npy" "$pool" \
+                >"$tmp/compare" 2>&1; then
+            not_ok "encode $name ${flags[*]}" "$(cat "$tmp/compare")"
+        else
+            ok "encode $name ${flags[*]}: $(cat "$tmp/compare")"
+        fi
+    done
+done
+
 # ids as a 1-d [S] array: one sequence of full length (dhead80 has ids [1,5], length 5).
 cp "$fixtures/dhead80/ids.npy" "$tmp/ids_1d.npy"
 at=$(grep -obUa "(1, 5)" "$tmp/ids_1d.npy" | head -1 | cut -d: -f1)
@@ -139,6 +161,9 @@ check_rejected "ids file that is not .npy" encode --model "$base" --ids "$tmp/ba
 check_rejected "ids file missing" encode --model "$base" --ids "$tmp/bad/none.npy" --out "$out"
 
 check_rejected "model directory missing" encode --model "$tmp/no-such-model" --ids "$ids" --out "$out"
+check_rejected "--pool with an unknown mode" encode --model "$base" --ids "$ids" --out "$out" --pool max
+check_rejected "--normalize without --pool" encode --model "$base" --ids "$ids" --out "$out" --normalize
+check_rejected "--pool on bench" bench --preset minilm --pool mean
 
 cp "$ids" "$tmp/bad/id_vocab.npy"
 write_i64 "$tmp/bad/id_vocab.npy" $(($(data_offset "$ids") + 8 * 3)) 61

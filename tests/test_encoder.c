@@ -350,6 +350,99 @@ TFE_TEST(encoder, batch_independence)
     tfe_model_free(m);
 }
 
+/* Pools into a fresh NaN-filled [batch][d] buffer and returns it. */
+static float *encode_pooled(tfe_session *s, const int32_t *ids, const int32_t *lengths,
+                            int batch, int seq, int d, tfe_pooling pooling, int normalize)
+{
+    float *out = malloc((size_t)batch * d * sizeof *out);
+    CHECK(out != NULL, "out of memory");
+    for (size_t i = 0; i < (size_t)batch * d; i++)
+        out[i] = NAN;
+    tfe_error err = {0};
+    CHECK(tfe_encode_pooled(s, ids, lengths, batch, seq, pooling, normalize, out, &err) ==
+              TFE_OK,
+          "encode_pooled (pooling %d, normalize %d): %s", (int)pooling, normalize, err.message);
+    return out;
+}
+
+/* Sentence embeddings: tfe_encode_pooled against the pooled hidden states of tfe_encode
+ * (mean over the real tokens only, or the first token; optionally unit L2 norm), the same bits
+ * on 1, 2 and 3 threads and for a sequence alone or in the batch; bad pooling is an error. */
+TFE_TEST(encoder, pooled)
+{
+    tfe_model *m = random_model(9, TFE_ISA_AUTO);
+    const int d = tfe_model_config(m)->d_model, seq = 300, batch = 4;
+    const int32_t lengths[] = {300, 1, 65, 17};
+    int32_t *ids = random_ids(batch, seq, 37, 12);
+    double *want = malloc((size_t)batch * d * sizeof *want);
+    CHECK(want != NULL, "out of memory");
+    for (int size = 0; size < 2; size++) {
+        tfe_session *s = session_of_size(m, 2, size);
+        float *hidden = encode(s, ids, lengths, batch, seq, d, 0);
+        for (int pooling = TFE_POOL_MEAN; pooling <= TFE_POOL_CLS; pooling++)
+            for (int normalize = 0; normalize < 2; normalize++) {
+                for (int b = 0; b < batch; b++) {
+                    double *w = want + (size_t)b * d, sq = 0.0;
+                    const float *rows = hidden + (size_t)b * seq * d;
+                    const int n = pooling == TFE_POOL_CLS ? 1 : lengths[b];
+                    for (int j = 0; j < d; j++) {
+                        w[j] = 0.0;
+                        for (int t = 0; t < n; t++)
+                            w[j] += rows[(size_t)t * d + j];
+                        w[j] /= n;
+                        sq += w[j] * w[j];
+                    }
+                    for (int j = 0; normalize && j < d; j++)
+                        w[j] /= sqrt(sq);
+                }
+                float *ref = NULL;
+                for (int threads = 1; threads <= 3; threads++) {
+                    tfe_session *st = session_of_size(m, threads, size);
+                    float *out = encode_pooled(st, ids, lengths, batch, seq, d,
+                                               (tfe_pooling)pooling, normalize);
+                    for (size_t i = 0; i < (size_t)batch * d; i++)
+                        CHECK(fabs(out[i] - want[i]) <= 2e-6 * (1.0 + fabs(want[i])),
+                              "%s, pooling %d, normalize %d, %d threads: [%zu] %.9g, expected "
+                              "%.9g",
+                              SIZES[size], pooling, normalize, threads, i / d, (double)out[i],
+                              want[i]);
+                    if (!ref) {
+                        ref = out;
+                    } else {
+                        CHECK(memcmp(ref, out, (size_t)batch * d * sizeof *out) == 0,
+                              "%s, pooling %d, normalize %d: %d threads differ from 1",
+                              SIZES[size], pooling, normalize, threads);
+                        free(out);
+                    }
+                    tfe_session_free(st);
+                }
+                for (int b = 0; b < batch; b++) {
+                    float *alone = encode_pooled(s, ids + (size_t)b * seq, NULL, 1, lengths[b],
+                                                 d, (tfe_pooling)pooling, normalize);
+                    CHECK(memcmp(alone, ref + (size_t)b * d, (size_t)d * sizeof *alone) == 0,
+                          "%s, pooling %d, normalize %d: sequence %d alone differs from in "
+                          "the batch",
+                          SIZES[size], pooling, normalize, b);
+                    free(alone);
+                }
+                free(ref);
+            }
+        free(hidden);
+        float out[60];
+        tfe_error err = {0};
+        CHECK(tfe_encode_pooled(s, ids, lengths, 1, seq, (tfe_pooling)2, 0, out, &err) ==
+                      TFE_ERR_ARG &&
+                  strstr(err.message, "pooling"),
+              "pooling 2 accepted or unclear: '%s'", err.message);
+        CHECK(tfe_encode_pooled(s, ids, lengths, 1, seq, TFE_POOL_MEAN, 0, NULL, &err) ==
+                  TFE_ERR_ARG,
+              "NULL out accepted");
+        tfe_session_free(s);
+    }
+    free(want), free(ids);
+    tfe_model_free(m);
+}
+
 /* A tile-unit model gives sessions sized for fewer than TFE_TILE_GEMM_MIN_TOKENS tokens its
  * FMA GEMM and larger ones the tile unit's; a session keeps its GEMM when a call makes it
  * grow. Elsewhere every session runs the model's GEMM. */

@@ -63,10 +63,11 @@ static int run(const char *preset_like, int threads)
     atomic_store(&counting, 1);
     for (int i = 0; i < 3 && !rc; i++)
         rc = tfe_encode(s, ids, lens, 3, 70, out, &e) != TFE_OK ||
-             tfe_encode_packed(s, ids, lens, 3, 70, out, &e) != TFE_OK;
+             tfe_encode_packed(s, ids, lens, 3, 70, out, &e) != TFE_OK ||
+             tfe_encode_pooled(s, ids, lens, 3, 70, TFE_POOL_MEAN, 1, out, &e) != TFE_OK;
     atomic_store(&counting, 0);
     long n = atomic_load(&allocations);
-    printf("%s, %d threads, gemm %s: %ld allocations during 6 encode calls\n", preset_like,
+    printf("%s, %d threads, gemm %s: %ld allocations during 9 encode calls\n", preset_like,
            threads, tfe_session_gemm(s), n);
     free(out);
     tfe_session_free(s);

@@ -20,6 +20,7 @@ static const char usage[] =
     "usage:\n"
     "  tfenc info [--model DIR | --preset NAME] [--batch B] [--seq S] [--threads N]\n"
     "  tfenc encode --model DIR --ids IDS.npy [--lengths LENS.npy] --out OUT.npy [--threads N]\n"
+    "               [--pool mean|cls [--normalize]]  (pooled: OUT is [B, d_model])\n"
     "  tfenc bench [--model DIR | --preset NAME] [--batch B] [--seq S] [--lengths L1,L2,...]\n"
     "              [--threads N] [--iters N] [--warmup N] [--json] [--profile]\n"
     "presets: bert-base (default), minilm, seed-base\n"
@@ -40,8 +41,8 @@ static int fail_err(const tfe_error *e)
 }
 
 typedef struct options {
-    const char *model, *preset, *ids, *lengths_npy, *lengths_list, *out;
-    int batch, seq, threads, iters, warmup, json, profile;
+    const char *model, *preset, *ids, *lengths_npy, *lengths_list, *out, *pool;
+    int batch, seq, threads, iters, warmup, json, profile, normalize;
 } options;
 
 /* Parses a positive int option value; returns 0 on success. */
@@ -71,9 +72,13 @@ static int parse_options(int argc, char **argv, options *o)
             o->profile = 1;
             continue;
         }
+        if (strcmp(a, "--normalize") == 0) {
+            o->normalize = 1;
+            continue;
+        }
         static const char *const valued[] = {"--model", "--preset", "--ids", "--out",
                                              "--lengths", "--batch", "--seq", "--threads",
-                                             "--iters", "--warmup"};
+                                             "--iters", "--warmup", "--pool"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(a, valued[k]) == 0;
@@ -85,6 +90,7 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--preset") == 0) o->preset = v;
         else if (strcmp(a, "--ids") == 0) o->ids = v;
         else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--pool") == 0) o->pool = v;
         else if (strcmp(a, "--lengths") == 0) {
             if (strcmp(argv[1], "bench") == 0)
                 o->lengths_list = v;
@@ -101,6 +107,12 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (o->model && o->preset)
         return die("error: give --model or --preset, not both%s%s", "", ""), -1;
+    if ((o->pool || o->normalize) && strcmp(argv[1], "encode") != 0)
+        return die("error: --pool and --normalize are options of encode%s%s", "", ""), -1;
+    if (o->normalize && !o->pool)
+        return die("error: --normalize needs --pool mean or --pool cls%s%s", "", ""), -1;
+    if (o->pool && strcmp(o->pool, "mean") != 0 && strcmp(o->pool, "cls") != 0)
+        return die("error: --pool must be mean or cls, got '%s'%s", o->pool, ""), -1;
     return 0;
 }
 
@@ -294,17 +306,25 @@ static int cmd_encode(const options *o)
         goto done;
     }
     int D = tfe_model_config(m)->d_model;
-    out = malloc((size_t)batch * seq * D * sizeof(float));
+    const int rows = o->pool ? 1 : seq; /* per sequence */
+    out = malloc((size_t)batch * rows * D * sizeof(float));
     if (!out) {
         die("error: out of memory for the output%s%s", "", "");
         goto done;
     }
-    if (tfe_encode(s, ids32, lens32, batch, seq, out, &e)) {
+    tfe_status st =
+        o->pool ? tfe_encode_pooled(s, ids32, lens32, batch, seq,
+                                    strcmp(o->pool, "cls") == 0 ? TFE_POOL_CLS : TFE_POOL_MEAN,
+                                    o->normalize, out, &e)
+                : tfe_encode(s, ids32, lens32, batch, seq, out, &e);
+    if (st) {
         fail_err(&e);
         goto done;
     }
     int64_t shape[3] = {batch, seq, D};
-    if (npy_write_f32(o->out, out, 3, shape, &e)) {
+    if (o->pool)
+        shape[1] = D;
+    if (npy_write_f32(o->out, out, o->pool ? 2 : 3, shape, &e)) {
         fail_err(&e);
         goto done;
     }
