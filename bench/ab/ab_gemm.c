@@ -6,8 +6,9 @@
  *
  * IMPL names a registry entry (8x48__avx512, 6x16__avx2, bf16x3_16x48__amx, ...). EPILOGUE is
  * a set of letters: b bias, g GELU, t GELU (tanh), r relu, s residual; none by default. The
- * weights are packed into as many copies as make ~64 MiB, taken in turn, so every call streams
- * them from memory as a forward pass does. The tool reaches into the library's internal GEMM
+ * weights are packed into as many copies as make ~64 MiB (TFENC_AB_STREAM_MIB: another size,
+ * e.g. 400 to outgrow a big shared L3 as BERT-base's 340 MB of weights do), taken in turn, so
+ * every call streams them from memory as a forward pass does. The tool reaches into the library's internal GEMM
  * API (src/gemm.h), which the shared library exports; both builds must share that header's
  * layout. Run it both ways round: the library loaded second can sit differently in memory. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -81,8 +82,10 @@ static void open_lib(lib *l, const char *path, const char *impl_name, int m, int
     }
     blocking_init(l->impl, &l->blk);
     const size_t floats = packed_floats(n, k, l->impl->nr);
-    l->n_copies = (int)((64u << 20) / (floats * sizeof(float))) + 1;
-    l->n_copies = l->n_copies < 2 ? 2 : l->n_copies > 64 ? 64 : l->n_copies;
+    const char *mib_env = getenv("TFENC_AB_STREAM_MIB");
+    const double mib = mib_env && atof(mib_env) > 0 ? atof(mib_env) : 64.0;
+    l->n_copies = (int)(mib * (1 << 20) / (double)(floats * sizeof(float))) + 1;
+    l->n_copies = l->n_copies < 2 ? 2 : l->n_copies > 1024 ? 1024 : l->n_copies;
     l->copies = calloc((size_t)l->n_copies, sizeof *l->copies);
     float *w = filled(alloc, (size_t)n * k, 0.01f, -0.06f);
     for (int c = 0; c < l->n_copies; c++) {
