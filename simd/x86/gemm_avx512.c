@@ -16,8 +16,9 @@ enum { STREAM_AHEAD = 16 };
  * K slice of 48 columns, 48 KiB at 256 steps, does not stay in a 48 KiB L1 beside A and C, so
  * part of it comes from L2 again for every tile): one process, both load orders, 128- and
  * 512-row products 0.98-1.0x the time; AVX-512 sessions end to end 0.987-0.997x (BERT-base
- * 1x128 on 1 and 2 threads, 8x128, MiniLM 1x128); 16 steps ahead gained less. Past the slice's
- * end it prefetches the block's next K rows, which the next slice reads. */
+ * 1x128 on 1 and 2 threads, 8x128, MiniLM 1x128), 0.969x at 1x32 and 0.986x at 1x64; 16
+ * steps ahead gained less. Past the slice's end it prefetches the block's next K rows, which
+ * the next slice reads. */
 enum { TILE_NEAR = 8 };
 
 /* The epilogue on rows × cols (at most 48) of c, in place, after the kernel stored its sums
@@ -118,15 +119,14 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
             pf += 64;
         }
         for (; p < end; p++, bp += 16) {
-            if (!STREAM) { /* see TILE_NEAR */
-                _mm_prefetch((const char *)(bp + TILE_NEAR * 16), _MM_HINT_T0);
-                _mm_prefetch((const char *)(bp + bs + TILE_NEAR * 16), _MM_HINT_T0);
-                _mm_prefetch((const char *)(bp + 2 * bs + TILE_NEAR * 16), _MM_HINT_T0);
-            }
             if (STREAM) { /* a little ahead of the hardware prefetcher, into L2 */
                 _mm_prefetch((const char *)(bp + STREAM_AHEAD * 16), _MM_HINT_T2);
                 _mm_prefetch((const char *)(bp + bs + STREAM_AHEAD * 16), _MM_HINT_T2);
                 _mm_prefetch((const char *)(bp + 2 * bs + STREAM_AHEAD * 16), _MM_HINT_T2);
+            } else { /* from L2 into L1 (TILE_NEAR) */
+                _mm_prefetch((const char *)(bp + TILE_NEAR * 16), _MM_HINT_T0);
+                _mm_prefetch((const char *)(bp + bs + TILE_NEAR * 16), _MM_HINT_T0);
+                _mm_prefetch((const char *)(bp + 2 * bs + TILE_NEAR * 16), _MM_HINT_T0);
             }
             k_step(M, acc, bp, bs, PACKED ? a + MR * p : a + p, PACKED ? 1 : lda);
         }
@@ -234,9 +234,9 @@ static inline __attribute__((always_inline)) void few_step(const int M, __m512 *
  * accumulators. The L1 prefetch is an offset from the load (no pointer of its own); in the
  * last FEW_NEAR steps it runs past the piece into the block's next K rows, which a later piece
  * reads (the next block's first, after the last slice; past the weights' end it only
- * prefetches, which never faults). The same additions in the same order as the 8x48 tile (one FMA chain per
- * element, k ascending, partial sums through c between K slices, then the same epilogue), so
- * the bits are the tile's. */
+ * prefetches, which never faults). The same additions in the same order as the 8x48 tile
+ * (one FMA chain per element, k ascending, partial sums through c between K slices, then the
+ * same epilogue), so the bits are the tile's. */
 static inline __attribute__((always_inline)) void few_block(const int M, int cols, int kc,
                                                             const float *a, size_t lda,
                                                             const float *b, const float *next,
