@@ -125,6 +125,11 @@ size_t tfe_workspace_bytes(const tfe_model *model, int max_batch, int max_seq);
  * sequences, on the batch size or on the thread count (bitwise). */
 tfe_status tfe_encode(tfe_session *session, const int32_t *ids, const int32_t *lengths, int batch,
                       int seq, float *out, tfe_error *err);
+/* What tfe_encode would reject about the inputs themselves (ids outside [0, vocab), lengths
+ * outside [1, seq] or above max_positions), checked for the whole batch without encoding:
+ * a caller that encodes a large batch in parts gets one message with the batch's indices. */
+tfe_status tfe_check_inputs(const tfe_model *model, const int32_t *ids, const int32_t *lengths,
+                            int batch, int seq, tfe_error *err);
 /* Same, but out is packed: [sum(lengths)][d_model], sequence after sequence, no padded rows. */
 tfe_status tfe_encode_packed(tfe_session *session, const int32_t *ids, const int32_t *lengths,
                              int batch, int seq, float *out, tfe_error *err);

@@ -184,19 +184,15 @@ size_t tfe_session_workspace_bytes(const tfe_session *s) { return s->workspace_b
 void tfe_session_set_profiling(tfe_session *s, int enabled) { s->profiling = enabled; }
 void tfe_session_profile(const tfe_session *s, tfe_profile *out) { *out = s->profile; }
 
-/* Checks every argument before any work, so a bad call writes nothing. */
-static tfe_status validate(const tfe_session *s, const int32_t *ids, const int32_t *lengths,
-                           int batch, int seq, const float *out, tfe_error *err)
+/* The inputs' own checks (tfe_check_inputs): ids, lengths, positions. */
+static tfe_status check_inputs(const tfe_config *c, const int32_t *ids, const int32_t *lengths,
+                               int batch, int seq, tfe_error *err)
 {
-    const tfe_config *c = &s->model->cfg;
-    if (!ids || !out)
-        return tfe_fail(err, TFE_ERR_ARG, "encode: ids and out must not be NULL");
+    if (!ids)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: ids must not be NULL");
     if (batch < 1 || seq < 1)
         return tfe_fail(err, TFE_ERR_ARG, "encode: batch (%d) and seq (%d) must be >= 1", batch,
                         seq);
-    if ((long long)batch * seq > INT32_MAX / 16)
-        return tfe_fail(err, TFE_ERR_ARG, "encode: batch x seq = %lld is too large",
-                        (long long)batch * seq);
     for (int b = 0; b < batch; b++) {
         int len = lengths ? lengths[b] : seq;
         if (len < 1 || len > seq)
@@ -215,6 +211,29 @@ static tfe_status validate(const tfe_session *s, const int32_t *ids, const int32
         }
     }
     return TFE_OK;
+}
+
+tfe_status tfe_check_inputs(const tfe_model *m, const int32_t *ids, const int32_t *lengths,
+                            int batch, int seq, tfe_error *err)
+{
+    if (!m)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: NULL model");
+    tfe_status st = check_inputs(&m->cfg, ids, lengths, batch, seq, err);
+    if (!st)
+        tfe_ok(err);
+    return st;
+}
+
+/* Checks every argument before any work, so a bad call writes nothing. */
+static tfe_status validate(const tfe_session *s, const int32_t *ids, const int32_t *lengths,
+                           int batch, int seq, const float *out, tfe_error *err)
+{
+    if (!out)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: ids and out must not be NULL");
+    if ((long long)batch * seq > INT32_MAX / 16)
+        return tfe_fail(err, TFE_ERR_ARG, "encode: batch x seq = %lld is too large",
+                        (long long)batch * seq);
+    return check_inputs(&s->model->cfg, ids, lengths, batch, seq, err);
 }
 
 /* Everything one forward pass needs, shared by the team. */

@@ -101,6 +101,32 @@ for dir in "$fixtures"/*/; do
     done
 done
 
+# ---- encode in parts, streamed into the output (--max-tokens 1: parts of whole sequences
+# holding 64 tokens, so one sequence a call from 64 tokens up): the same bytes as one call
+# (the determinism guarantee, through the CLI) ----
+for dir in "$fixtures"/*/; do
+    dir=${dir%/}
+    [ -f "$dir/expected.npy" ] || continue
+    name=$(basename "$dir")
+    for pool in "" mean; do
+        flags=(--lengths "$dir/lengths.npy" --threads 2)
+        [ -z "$pool" ] || flags+=(--pool "$pool" --normalize)
+        rm -f "$tmp/whole.npy" "$tmp/parts.npy"
+        run encode --model "$dir" --ids "$dir/ids.npy" --out "$tmp/whole.npy" "${flags[@]}"
+        s1=$status
+        run encode --model "$dir" --ids "$dir/ids.npy" --out "$tmp/parts.npy" "${flags[@]}" \
+            --max-tokens 1
+        if [ $s1 -ne 0 ] || [ $status -ne 0 ]; then
+            not_ok "encode $name ${pool:+--pool $pool }with --max-tokens 1" "exit status $s1 / $status" \
+                "$(cat "$tmp/stderr")"
+        elif ! cmp -s "$tmp/whole.npy" "$tmp/parts.npy"; then
+            not_ok "encode $name ${pool:+--pool $pool }with --max-tokens 1" "output differs from one call"
+        else
+            ok "encode $name ${pool:+--pool $pool }with --max-tokens 1: same bytes as one call"
+        fi
+    done
+done
+
 # ids as a 1-d [S] array: one sequence of full length (dhead80 has ids [1,5], length 5).
 cp "$fixtures/dhead80/ids.npy" "$tmp/ids_1d.npy"
 at=$(grep -obUa "(1, 5)" "$tmp/ids_1d.npy" | head -1 | cut -d: -f1)
@@ -164,6 +190,8 @@ check_rejected "model directory missing" encode --model "$tmp/no-such-model" --i
 check_rejected "--pool with an unknown mode" encode --model "$base" --ids "$ids" --out "$out" --pool max
 check_rejected "--normalize without --pool" encode --model "$base" --ids "$ids" --out "$out" --normalize
 check_rejected "--pool on bench" bench --preset minilm --pool mean
+check_rejected "--max-tokens 0" encode --model "$base" --ids "$ids" --out "$out" --max-tokens 0
+check_rejected "--max-tokens on bench" bench --preset minilm --max-tokens 64
 
 cp "$ids" "$tmp/bad/id_vocab.npy"
 write_i64 "$tmp/bad/id_vocab.npy" $(($(data_offset "$ids") + 8 * 3)) 61
@@ -172,6 +200,15 @@ check_rejected "token id equal to vocab_size" encode --model "$base" --ids "$tmp
 cp "$ids" "$tmp/bad/id_negative.npy"
 write_i64 "$tmp/bad/id_negative.npy" $(($(data_offset "$ids") + 8 * 10)) -1
 check_rejected "token id -1" encode --model "$base" --ids "$tmp/bad/id_negative.npy" --out "$out"
+
+# in parts, the message still names the sequence by its index in the file (checked up front)
+check_rejected "token id -1, encoded in parts" encode --model "$base" \
+    --ids "$tmp/bad/id_negative.npy" --out "$out" --max-tokens 1
+if grep -q '\[1\]\[1\]' "$tmp/stderr"; then
+    ok "token id -1 in parts: named at [1][1]"
+else
+    not_ok "token id -1 in parts: named at [1][1]" "$(cat "$tmp/stderr")"
+fi
 
 cp "$ids" "$tmp/bad/id_huge.npy"
 write_i64 "$tmp/bad/id_huge.npy" "$(data_offset "$ids")" $((1 << 40))

@@ -678,7 +678,30 @@ static void expect_encode_error(const int32_t *ids, const int32_t *lengths, int 
         CHECK(tfe_encode(l.s, ids, lengths, batch, seq, out, NULL) == TFE_ERR_ARG,
               "with err NULL the call must fail the same way");
     }
+    /* The same for pooled output, and the inputs' own check says the same without encoding. */
+    CHECK(tfe_encode_pooled(l.s, ids, lengths, batch, seq, TFE_POOL_MEAN, 1, out, &err) ==
+                  TFE_ERR_ARG && strstr(err.message, what) && tt_canary_check(out, CAP) < 0,
+          "tfe_encode_pooled: %s", err.message);
+    CHECK(tfe_check_inputs(l.m, ids, lengths, batch, seq, &err) == TFE_ERR_ARG &&
+              strstr(err.message, what),
+          "tfe_check_inputs: %s", err.message);
     free(out);
+    close_base(&l);
+}
+
+/* tfe_check_inputs accepts what tfe_encode accepts (and clears err), and needs a model. */
+TFE_TEST(errors, check_inputs_accepts_good_input)
+{
+    loaded l = open_base();
+    int32_t ids[2][4] = {{1, 2, 3, 4}, {5, 6, 7, 0}};
+    int32_t lengths[2] = {4, 3};
+    tfe_error err = {.code = TFE_ERR_ARG, .message = "stale"};
+    CHECK(tfe_check_inputs(l.m, &ids[0][0], lengths, 2, 4, &err) == TFE_OK &&
+              err.code == TFE_OK && err.message[0] == 0,
+          "good input: %s", err.message);
+    CHECK(tfe_check_inputs(NULL, &ids[0][0], lengths, 2, 4, &err) == TFE_ERR_ARG &&
+              strstr(err.message, "model"),
+          "NULL model: %s", err.message);
     close_base(&l);
 }
 

@@ -21,6 +21,7 @@ static const char usage[] =
     "  tfenc info [--model DIR | --preset NAME] [--batch B] [--seq S] [--threads N]\n"
     "  tfenc encode --model DIR --ids IDS.npy [--lengths LENS.npy] --out OUT.npy [--threads N]\n"
     "               [--pool mean|cls [--normalize]]  (pooled: OUT is [B, d_model])\n"
+    "               [--max-tokens N]  (tokens per encode call, default 8192)\n"
     "  tfenc bench [--model DIR | --preset NAME] [--batch B] [--seq S] [--lengths L1,L2,...]\n"
     "              [--threads N] [--iters N] [--warmup N] [--json] [--profile]\n"
     "presets: bert-base (default), minilm, seed-base\n"
@@ -42,7 +43,7 @@ static int fail_err(const tfe_error *e)
 
 typedef struct options {
     const char *model, *preset, *ids, *lengths_npy, *lengths_list, *out, *pool;
-    int batch, seq, threads, iters, warmup, json, profile, normalize;
+    int batch, seq, threads, iters, warmup, json, profile, normalize, max_tokens;
 } options;
 
 /* Parses a positive int option value; returns 0 on success. */
@@ -78,7 +79,7 @@ static int parse_options(int argc, char **argv, options *o)
         }
         static const char *const valued[] = {"--model", "--preset", "--ids", "--out",
                                              "--lengths", "--batch", "--seq", "--threads",
-                                             "--iters", "--warmup", "--pool"};
+                                             "--iters", "--warmup", "--pool", "--max-tokens"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(a, valued[k]) == 0;
@@ -100,6 +101,7 @@ static int parse_options(int argc, char **argv, options *o)
         else if (strcmp(a, "--seq") == 0) rc = parse_int(a, v, &o->seq);
         else if (strcmp(a, "--threads") == 0) rc = parse_int(a, v, &o->threads);
         else if (strcmp(a, "--iters") == 0) rc = parse_int(a, v, &o->iters);
+        else if (strcmp(a, "--max-tokens") == 0) rc = parse_int(a, v, &o->max_tokens);
         else rc = parse_int(a, v, &o->warmup);
         if (rc)
             return -1;
@@ -107,8 +109,9 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (o->model && o->preset)
         return die("error: give --model or --preset, not both%s%s", "", ""), -1;
-    if ((o->pool || o->normalize) && strcmp(argv[1], "encode") != 0)
-        return die("error: --pool and --normalize are options of encode%s%s", "", ""), -1;
+    if ((o->pool || o->normalize || o->max_tokens) && strcmp(argv[1], "encode") != 0)
+        return die("error: --pool, --normalize and --max-tokens are options of encode%s%s", "",
+                   ""), -1;
     if (o->normalize && !o->pool)
         return die("error: --normalize needs --pool mean or --pool cls%s%s", "", ""), -1;
     if (o->pool && strcmp(o->pool, "mean") != 0 && strcmp(o->pool, "cls") != 0)
@@ -255,6 +258,21 @@ static int32_t *to_i32(const npy_array *a, const char *what, const char *path)
     return out;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Tokens per encode call in `tfenc encode` (--max-tokens): the session's workspace grows with
+ * them (~20 KiB a token for BERT-base), so a large file is encoded in parts of whole sequences
+ * and streamed into the output; the bits do not depend on the parts (README, determinism).
+ * Parts hold at least ENCODE_MIN_PART_TOKENS (or the whole input): on a tile-unit host a
+ * session sized for fewer than 44 tokens runs the FMA GEMM (tfe_session_gemm), which would
+ * give other bits than the whole input's session. */
+enum { ENCODE_MAX_TOKENS = 8192, ENCODE_MIN_PART_TOKENS = 64 };
+
 static int cmd_encode(const options *o)
 {
     if (!o->model || !o->ids || !o->out)
@@ -300,34 +318,69 @@ static int cmd_encode(const options *o)
         fail_err(&e);
         goto done;
     }
-    tfe_session_options so = {.threads = o->threads, .max_batch = batch, .max_seq = seq};
+    /* Every sequence checked before any is encoded: one message, with the file's indices. */
+    if (tfe_check_inputs(m, ids32, lens32, batch, seq, &e)) {
+        fail_err(&e);
+        goto done;
+    }
+    const int max_tokens = o->max_tokens > ENCODE_MIN_PART_TOKENS ? o->max_tokens
+                           : o->max_tokens                          ? ENCODE_MIN_PART_TOKENS
+                                                                    : ENCODE_MAX_TOKENS;
+    const int fit = (max_tokens + seq - 1) / seq; /* whole sequences per part, rounded up */
+    const int part = fit < batch ? fit : batch;
+    tfe_session_options so = {.threads = o->threads, .max_batch = part, .max_seq = seq};
     if (tfe_session_create(m, &so, &s, &e)) {
         fail_err(&e);
         goto done;
     }
-    int D = tfe_model_config(m)->d_model;
+    const int D = tfe_model_config(m)->d_model;
     const int rows = o->pool ? 1 : seq; /* per sequence */
-    out = malloc((size_t)batch * rows * D * sizeof(float));
+    out = malloc((size_t)part * rows * D * sizeof(float));
     if (!out) {
         die("error: out of memory for the output%s%s", "", "");
-        goto done;
-    }
-    tfe_status st =
-        o->pool ? tfe_encode_pooled(s, ids32, lens32, batch, seq,
-                                    strcmp(o->pool, "cls") == 0 ? TFE_POOL_CLS : TFE_POOL_MEAN,
-                                    o->normalize, out, &e)
-                : tfe_encode(s, ids32, lens32, batch, seq, out, &e);
-    if (st) {
-        fail_err(&e);
         goto done;
     }
     int64_t shape[3] = {batch, seq, D};
     if (o->pool)
         shape[1] = D;
-    if (npy_write_f32(o->out, out, o->pool ? 2 : 3, shape, &e)) {
+    npy_writer w;
+    if (npy_writer_open(&w, o->out, o->pool ? 2 : 3, shape, &e)) {
         fail_err(&e);
         goto done;
     }
+    /* Progress on stderr for long runs (a line at most every 2 s, and a summary). */
+    const double start = now_s();
+    double shown = start;
+    long long tokens = 0;
+    for (int b0 = 0; b0 < batch; b0 += part) {
+        const int n = batch - b0 < part ? batch - b0 : part;
+        const int32_t *ids_b = ids32 + (size_t)b0 * seq, *lens_b = lens32 ? lens32 + b0 : NULL;
+        tfe_status st =
+            o->pool ? tfe_encode_pooled(s, ids_b, lens_b, n, seq,
+                                        strcmp(o->pool, "cls") == 0 ? TFE_POOL_CLS : TFE_POOL_MEAN,
+                                        o->normalize, out, &e)
+                    : tfe_encode(s, ids_b, lens_b, n, seq, out, &e);
+        if (st || npy_writer_put(&w, out, (size_t)n * rows * D, &e)) {
+            npy_writer_abort(&w);
+            fail_err(&e);
+            goto done;
+        }
+        for (int b = 0; b < n; b++)
+            tokens += lens_b ? lens_b[b] : seq;
+        const double now = now_s();
+        if (now - shown >= 2.0 && b0 + n < batch) {
+            fprintf(stderr, "tfenc: %d / %d sequences, %.0f tokens/s\n", b0 + n, batch,
+                    (double)tokens / (now - start));
+            shown = now;
+        }
+    }
+    if (npy_writer_close(&w, &e)) {
+        fail_err(&e);
+        goto done;
+    }
+    if (shown > start) /* a long run: its totals */
+        fprintf(stderr, "tfenc: encoded %d sequences (%lld tokens) in %.1f s, %.0f tokens/s\n",
+                batch, tokens, now_s() - start, (double)tokens / (now_s() - start));
     rc = 0;
 done:
     free(out);
@@ -338,12 +391,6 @@ done:
     return rc;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {

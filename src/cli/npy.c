@@ -152,8 +152,8 @@ out:
     return st;
 }
 
-tfe_status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
-                         tfe_error *err)
+tfe_status npy_writer_open(npy_writer *w, const char *path, int ndim, const int64_t *shape,
+                           tfe_error *err)
 {
     char dict[256], shp[128] = "";
     size_t count = 1;
@@ -168,23 +168,78 @@ tfe_status npy_write_f32(const char *path, const float *data, int ndim, const in
     size_t total = 10 + (size_t)n + 1;
     size_t pad = (64 - total % 64) % 64;
     size_t hlen = (size_t)n + pad + 1;
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+    w->f = NULL;
+    w->path = path;
+    w->left = count;
+    if ((size_t)snprintf(w->tmp, sizeof w->tmp, "%s.tmp.%ld", path, (long)getpid()) >=
+        sizeof w->tmp)
         return tfe_fail(err, TFE_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
+    if (!(w->f = fopen(w->tmp, "wb")))
         return tfe_fail(err, TFE_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n;
+    int ok = fwrite(pre, 1, 10, w->f) == 10 && fwrite(dict, 1, (size_t)n, w->f) == (size_t)n;
     for (size_t i = 0; ok && i < pad; i++)
-        ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF && fwrite(data, sizeof(float), count, f) == count;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+        ok = fputc(' ', w->f) != EOF;
+    if (!(ok && fputc('\n', w->f) != EOF)) {
         int e = errno;
-        remove(tmp);
+        npy_writer_abort(w);
         return tfe_fail(err, TFE_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
     return TFE_OK;
 }
+
+tfe_status npy_writer_put(npy_writer *w, const float *data, size_t count, tfe_error *err)
+{
+    if (count > w->left) {
+        npy_writer_abort(w);
+        return tfe_fail(err, TFE_ERR_ARG, "%s: more data than the shape holds", w->path);
+    }
+    if (fwrite(data, sizeof(float), count, w->f) != count) {
+        int e = errno;
+        npy_writer_abort(w);
+        return tfe_fail(err, TFE_ERR_IO, "%s: write failed: %s", w->path, strerror(e));
+    }
+    w->left -= count;
+    return TFE_OK;
+}
+
+tfe_status npy_writer_close(npy_writer *w, tfe_error *err)
+{
+    if (w->left) {
+        npy_writer_abort(w);
+        return tfe_fail(err, TFE_ERR_ARG, "%s: %zu values missing for the shape", w->path,
+                        w->left);
+    }
+    int ok = fclose(w->f) == 0;
+    w->f = NULL;
+    if (!ok || rename(w->tmp, w->path) != 0) {
+        int e = errno;
+        remove(w->tmp);
+        return tfe_fail(err, TFE_ERR_IO, "%s: write failed: %s", w->path, strerror(e));
+    }
+    return TFE_OK;
+}
+
+void npy_writer_abort(npy_writer *w)
+{
+    if (w->f) {
+        fclose(w->f);
+        w->f = NULL;
+        remove(w->tmp);
+    }
+}
+
+tfe_status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
+                         tfe_error *err)
+{
+    npy_writer w;
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++)
+        count *= (size_t)shape[i];
+    tfe_status st = npy_writer_open(&w, path, ndim, shape, err);
+    if (!st)
+        st = npy_writer_put(&w, data, count, err);
+    return st ? st : npy_writer_close(&w, err);
+}
+

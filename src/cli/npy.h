@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tfenc.h"
 
@@ -24,6 +25,21 @@ tfe_status npy_read(const char *path, npy_array *arr, tfe_error *err);
  * so a failed write never leaves a partial output file. */
 tfe_status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
                          tfe_error *err);
+
+/* The same, in parts (an output too large to hold at once): open writes the header for
+ * `shape`, put appends values in C order, close renames the file into place once every value
+ * came; a failed step, or abort, removes the temporary file. */
+typedef struct npy_writer {
+    FILE *f;
+    const char *path;
+    size_t left; /* values still to come */
+    char tmp[4096];
+} npy_writer;
+tfe_status npy_writer_open(npy_writer *w, const char *path, int ndim, const int64_t *shape,
+                           tfe_error *err);
+tfe_status npy_writer_put(npy_writer *w, const float *data, size_t count, tfe_error *err);
+tfe_status npy_writer_close(npy_writer *w, tfe_error *err);
+void npy_writer_abort(npy_writer *w);
 void npy_free(npy_array *arr);
 
 #endif
