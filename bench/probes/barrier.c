@@ -36,6 +36,16 @@ static void busy_us(double us)
 }
 
 /* Microseconds per barrier beyond `work_us`; spins == 0 means libgomp's barrier. */
+/* The team's barrier under test: libgomp's (an orphaned omp barrier binds to the caller's
+ * parallel region) or tfenc's with the given spin bound. */
+static void wait_all(int use_omp, tfe_barrier *b, int nt, unsigned spins)
+{
+    if (use_omp) {
+#pragma omp barrier
+    } else
+        tfe_barrier_wait_spins(b, nt, spins);
+}
+
 static double one_round(int team, unsigned spins, int use_omp, double work_us)
 {
     tfe_barrier b;
@@ -45,19 +55,13 @@ static double one_round(int team, unsigned spins, int use_omp, double work_us)
     {
         int tid = omp_get_thread_num(), nt = omp_get_num_threads();
         /* one untimed barrier first: every thread is inside the region */
-        if (use_omp) {
-#pragma omp barrier
-        } else
-            tfe_barrier_wait_spins(&b, nt, spins);
+        wait_all(use_omp, &b, nt, spins);
         if (tid == 0)
             t0 = now_us();
         for (int r = 0; r < REPS; r++) {
             if (tid == 0 && work_us > 0)
                 busy_us(work_us);
-            if (use_omp) {
-#pragma omp barrier
-            } else
-                tfe_barrier_wait_spins(&b, nt, spins);
+            wait_all(use_omp, &b, nt, spins);
         }
         if (tid == 0)
             t1 = now_us();

@@ -323,9 +323,9 @@ static int cmd_encode(const options *o)
         fail_err(&e);
         goto done;
     }
-    const int max_tokens = o->max_tokens > ENCODE_MIN_PART_TOKENS ? o->max_tokens
-                           : o->max_tokens                          ? ENCODE_MIN_PART_TOKENS
-                                                                    : ENCODE_MAX_TOKENS;
+    int max_tokens = o->max_tokens ? o->max_tokens : ENCODE_MAX_TOKENS;
+    if (max_tokens < ENCODE_MIN_PART_TOKENS)
+        max_tokens = ENCODE_MIN_PART_TOKENS;
     const int fit = (max_tokens + seq - 1) / seq; /* whole sequences per part, rounded up */
     const int part = fit < batch ? fit : batch;
     tfe_session_options so = {.threads = o->threads, .max_batch = part, .max_seq = seq};
@@ -348,6 +348,8 @@ static int cmd_encode(const options *o)
         fail_err(&e);
         goto done;
     }
+    const tfe_pooling pooling = o->pool && strcmp(o->pool, "cls") == 0 ? TFE_POOL_CLS
+                                                                       : TFE_POOL_MEAN;
     /* Progress on stderr for long runs (a line at most every 2 s, and a summary). */
     const double start = now_s();
     double shown = start;
@@ -356,9 +358,7 @@ static int cmd_encode(const options *o)
         const int n = batch - b0 < part ? batch - b0 : part;
         const int32_t *ids_b = ids32 + (size_t)b0 * seq, *lens_b = lens32 ? lens32 + b0 : NULL;
         tfe_status st =
-            o->pool ? tfe_encode_pooled(s, ids_b, lens_b, n, seq,
-                                        strcmp(o->pool, "cls") == 0 ? TFE_POOL_CLS : TFE_POOL_MEAN,
-                                        o->normalize, out, &e)
+            o->pool ? tfe_encode_pooled(s, ids_b, lens_b, n, seq, pooling, o->normalize, out, &e)
                     : tfe_encode(s, ids_b, lens_b, n, seq, out, &e);
         if (st || npy_writer_put(&w, out, (size_t)n * rows * D, &e)) {
             npy_writer_abort(&w);
@@ -378,9 +378,11 @@ static int cmd_encode(const options *o)
         fail_err(&e);
         goto done;
     }
-    if (shown > start) /* a long run: its totals */
+    if (shown > start) { /* a long run: its totals */
+        const double took = now_s() - start;
         fprintf(stderr, "tfenc: encoded %d sequences (%lld tokens) in %.1f s, %.0f tokens/s\n",
-                batch, tokens, now_s() - start, (double)tokens / (now_s() - start));
+                batch, tokens, took, (double)tokens / took);
+    }
     rc = 0;
 done:
     free(out);
@@ -390,7 +392,6 @@ done:
     npy_free(&ids), npy_free(&lens);
     return rc;
 }
-
 
 static int cmp_double(const void *a, const void *b)
 {

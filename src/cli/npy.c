@@ -229,17 +229,3 @@ void npy_writer_abort(npy_writer *w)
         remove(w->tmp);
     }
 }
-
-tfe_status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
-                         tfe_error *err)
-{
-    npy_writer w;
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++)
-        count *= (size_t)shape[i];
-    tfe_status st = npy_writer_open(&w, path, ndim, shape, err);
-    if (!st)
-        st = npy_writer_put(&w, data, count, err);
-    return st ? st : npy_writer_close(&w, err);
-}
-

@@ -21,14 +21,10 @@ typedef struct npy_array {
 /* Reads a C-order little-endian array of int32, int64 or float32 (other dtypes, Fortran order,
  * more than 4 dims and truncated data are errors naming the file). */
 tfe_status npy_read(const char *path, npy_array *arr, tfe_error *err);
-/* Writes float32 data with the given shape to a temporary file, then renames it over `path`,
- * so a failed write never leaves a partial output file. */
-tfe_status npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
-                         tfe_error *err);
-
-/* The same, in parts (an output too large to hold at once): open writes the header for
- * `shape`, put appends values in C order, close renames the file into place once every value
- * came; a failed step, or abort, removes the temporary file. */
+/* Writes a float32 array in parts (an output too large to hold at once) to a temporary file:
+ * open writes the header for `shape`, put appends values in C order, close renames the file
+ * over `path` once every value came; a failed step, or abort, removes the temporary file, so
+ * a failed write never leaves a partial output file. */
 typedef struct npy_writer {
     FILE *f;
     const char *path;
