@@ -16,16 +16,24 @@ static inline __attribute__((always_inline)) void epilogue_rows(const int ACT, i
                                                                 const tfe_gemm_epilogue *ep)
 {
     for (int j = 0; 8 * j < cols; j++) {
+        /* whole vectors unmasked (masked stores are microcode on AMD) */
+        const int whole = cols - 8 * j >= 8;
         const __m256i mk = tfe_tail_mask_avx2(cols - 8 * j);
-        const __m256 bias =
-            ep->bias ? _mm256_maskload_ps(ep->bias + 8 * j, mk) : _mm256_setzero_ps();
+        const float *bj = ep->bias ? ep->bias + 8 * j : NULL;
+        const __m256 bias = !bj ? _mm256_setzero_ps()
+                            : whole ? _mm256_loadu_ps(bj)
+                                    : _mm256_maskload_ps(bj, mk);
         for (int i = 0; i < rows; i++) {
             float *ci = c + (size_t)i * ldc + 8 * j;
-            __m256 v = tfe_act_avx2(ACT, _mm256_add_ps(_mm256_maskload_ps(ci, mk), bias));
-            if (ep->residual)
-                v = _mm256_add_ps(
-                    v, _mm256_maskload_ps(ep->residual + (size_t)i * ep->ldr + 8 * j, mk));
-            _mm256_maskstore_ps(ci, mk, v);
+            const float *ri = ep->residual ? ep->residual + (size_t)i * ep->ldr + 8 * j : NULL;
+            __m256 v = whole ? _mm256_loadu_ps(ci) : _mm256_maskload_ps(ci, mk);
+            v = tfe_act_avx2(ACT, _mm256_add_ps(v, bias));
+            if (ri)
+                v = _mm256_add_ps(v, whole ? _mm256_loadu_ps(ri) : _mm256_maskload_ps(ri, mk));
+            if (whole)
+                _mm256_storeu_ps(ci, v);
+            else
+                _mm256_maskstore_ps(ci, mk, v);
         }
     }
 }
@@ -46,14 +54,18 @@ static inline __attribute__((always_inline)) void tile(const int M, const int PA
                                                        int accumulate, const tfe_gemm_epilogue *ep,
                                                        const char *pf, int pf_lines)
 {
+    /* Full tiles load and store C unmasked: AMD's Zen cores run vmaskmovps stores as
+     * microcode (tens of uops each), a cost of its own on every tile. */
+    const int full = n >= NR;
     const __m256i mk[2] = {tfe_tail_mask_avx2(n), tfe_tail_mask_avx2(n - 8)};
     __m256 acc[MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < M; i++)
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++)
-            acc[i][j] = accumulate ? _mm256_maskload_ps(c + i * ldc + 8 * j, mk[j])
-                                   : _mm256_setzero_ps();
+            acc[i][j] = !accumulate ? _mm256_setzero_ps()
+                        : full      ? _mm256_loadu_ps(c + i * ldc + 8 * j)
+                                    : _mm256_maskload_ps(c + i * ldc + 8 * j, mk[j]);
     /* Chunks of k steps, one L2 prefetch of the hinted lines before each (see gemm_avx512.c). */
     const int chunk = tfe_gemm_pf_chunk(kc, pf_lines);
     for (int p = 0; p < kc;) {
@@ -73,11 +85,19 @@ static inline __attribute__((always_inline)) void tile(const int M, const int PA
             }
         }
     }
+    if (full) {
 #pragma GCC unroll 6
-    for (int i = 0; i < M; i++)
+        for (int i = 0; i < M; i++)
 #pragma GCC unroll 2
-        for (int j = 0; j < 2; j++)
-            _mm256_maskstore_ps(c + i * ldc + 8 * j, mk[j], acc[i][j]);
+            for (int j = 0; j < 2; j++)
+                _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
+    } else {
+#pragma GCC unroll 6
+        for (int i = 0; i < M; i++)
+#pragma GCC unroll 2
+            for (int j = 0; j < 2; j++)
+                _mm256_maskstore_ps(c + i * ldc + 8 * j, mk[j], acc[i][j]);
+    }
     if (tfe_gemm_epilogue_active(ep))
         epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
@@ -115,7 +135,7 @@ TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 
 /* A's rows in tiles of 6 for the 6x16 kernel (TFE_GEMM_TILE_PACK): per tile, 8 values of K at
  * a time, an 8×8 in-register transpose (rows 6 and 7 zero), each k step's 6 values stored
- * masked (the next step starts 6 floats on). */
+ * (the next step starts 6 floats on). */
 TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack6__avx2)
 {
     const __m256i six = tfe_tail_mask_avx2(MR);
@@ -144,9 +164,17 @@ TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack6__avx2)
                 r[j] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
                 r[j + 4] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
             }
+            /* In ascending k, each step written whole (its 2 extra lanes land on the next
+             * step's first values, written next): only the tile's last step is masked, so no
+             * write leaves the buffer and AMD's microcoded masked store runs once a tile. */
             static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
-            for (int c = 0; c < cols; c++)
-                _mm256_maskstore_ps(tile + (size_t)(k0 + c) * MR, six, r[order[c]]);
+            for (int c = 0; c < cols; c++) {
+                float *step = tile + (size_t)(k0 + c) * MR;
+                if (k0 + c + 1 < k)
+                    _mm256_storeu_ps(step, r[order[c]]);
+                else
+                    _mm256_maskstore_ps(step, six, r[order[c]]);
+            }
         }
     }
 }
