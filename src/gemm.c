@@ -76,12 +76,18 @@ void tfe_gemm_blocking_init(const tfe_gemm_impl *impl, tfe_gemm_blocking *blk)
         blk->kc = kc < TFE_GEMM_AMX_KC_MAX ? kc : TFE_GEMM_AMX_KC_MAX;
     }
     blk->l2_floats = ci->l2 / 2 / (long)sizeof(float);
-    /* The rows-resident order's M block: a fifth of L2 (393 KiB, 128 rows of K = 768, on a
-     * 2 MiB L2). Measured against half of L2 (256 rows there) when the product starts with
-     * other data in L2, as in a forward pass: +8% on 512×3072×768, +2% on 256×2304×768, +5% on
-     * 512 rows of K = 384, although the weights then pass once per 128 rows (from L3 after the
-     * first pass); when the same product repeats back to back (the bench rows): +0-3%. */
-    blk->a_block_floats = ci->l2 / 5 / (long)sizeof(float);
+    /* The rows-resident order's M block: half of L2, at most 384 KiB (128 rows of K = 768).
+     * The cap was measured on a 2 MiB L2 (Xeon) as a fifth of L2 against half (256 rows
+     * there), when the product starts with other data in L2, as in a forward pass: +8% on
+     * 512×3072×768, +2% on 256×2304×768, +5% on 512 rows of K = 384, although the weights then
+     * pass once per 128 rows (from L3 after the first pass); when the same product repeats
+     * back to back (the bench rows): +0-3%. On a 512 KiB L2 (Zen 1 EPYC) a fifth held 34
+     * rows, so the weights passed 4 times for 128 rows: half of L2 made 128×768×768,
+     * 128×3072×768 and 512×3072×768 0.955×, 0.974× and 0.934× the time on one thread,
+     * 128×3072×768 0.943× on two (tfenc-ab-gemm, both load orders); all of L2: the same as
+     * half. */
+    const long a_block_bytes = ci->l2 / 2 < 384L * 1024 ? ci->l2 / 2 : 384L * 1024;
+    blk->a_block_floats = a_block_bytes / (long)sizeof(float);
     /* Tile order: half of L1 for the mr×kc tile of A (the other half: weight rows streaming
      * through from L2, the C tile); a third of L2 for the weight block (measured on a 2 MiB
      * L2: blocks of 4 panels of 768 beat 3 and 6). */
