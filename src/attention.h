@@ -48,7 +48,8 @@ typedef struct tfe_attention_impl {
 } tfe_attention_impl;
 
 TFE_ATTENTION_KERNEL(tfe_attention_q8k64__scalar);
-TFE_ATTENTION_KERNEL(tfe_attention_q8k64__avx2);
+TFE_ATTENTION_KERNEL(tfe_attention_q24k64__avx2);
+extern const tfe_attention_prep tfe_attention_prep_avx2;
 TFE_ATTENTION_KERNEL(tfe_attention_q32k64__avx512);
 TFE_ATTENTION_KERNEL(tfe_attention_q32k64__amx);
 extern const tfe_attention_prep tfe_attention_prep_amx;

@@ -62,7 +62,8 @@ static const tfe_attention_impl attention_impls[] = {
     {"flash_q32k64__avx512", TFE_ISA_AVX512, 32, 64, tfe_attention_q32k64__avx512, NULL},
 #endif
 #if TFE_HAVE_AVX2
-    {"flash_q8k64__avx2", TFE_ISA_AVX2, 8, 64, tfe_attention_q8k64__avx2, NULL},
+    {"flash_q24k64__avx2", TFE_ISA_AVX2, 24, 64, tfe_attention_q24k64__avx2,
+     &tfe_attention_prep_avx2},
 #endif
 #if TFE_HAVE_NEON
     {"flash_q8k64__neon", TFE_ISA_NEON, 8, 64, tfe_attention_q8k64__neon, NULL},

@@ -204,7 +204,7 @@ static tfe_model *model_new(const tfe_config *cfg, const tfe_model_options *opts
     tfe_isa cap = opts && opts->isa != TFE_ISA_AUTO ? opts->isa : tfe_isa_env_cap();
     tfe_kernels_select(tfe_effective_cap(cap), &m->kernels);
     const tfe_attention_impl *att = m->kernels.attention, *fma = m->kernels.attention_fma;
-    if (att->prep && fma) /* fma has no prep, so it is another kernel */
+    if (att->prep && att->prep->min_len > 0 && fma) /* fma has no prep: another kernel */
         snprintf(m->attention_short, sizeof m->attention_short, "%s under %d tokens", fma->name,
                  att->prep->min_len);
     tfe_kernels_log(&m->kernels);

@@ -1,36 +1,213 @@
-/* AVX2 fused attention, 8 queries against 64-key blocks with an online softmax (mirrors
+/* AVX2 fused attention, 24 queries against 64-key blocks with an online softmax (the maths of
  * tfe_attention_q8k64__scalar in src/attention_scalar.c).
  *
- * Q·Kᵀ is vectorised over dh: transposing a K block would need 64×dh floats of scratch, but the
- * contract gives only tq×tk + 2·tq·dh_padded + 2·tq, so each dot product runs along a key row
- * and 8 of them are reduced together by one horizontal-add tree. P·V is a small GEMM
- * (P: nq×kb, V: kb×dh) vectorised over dh. Scratch: scores [8][64], the running P·V
- * accumulator [8][dhp] and a zero-padded copy of the query tile [8][dhp] (dhp = dh rounded up
- * to 16), so query loads and accumulator loads/stores never need masks; K, V and o do. */
+ * Both products run as the GEMM's 6x16 register tile (12 accumulators, 2 loaded vectors, 1
+ * broadcast: 15 of 16 ymm), which keeps both FMA pipes busy on every x86 core:
+ *   S = Q·Kᵀ: 6 query rows × 16 keys, the query values broadcast along d, Kᵀ's row d loaded;
+ *   O += P·V: 6 rows × 16 dims, the probabilities broadcast along the keys, V's row loaded.
+ * Kᵀ comes from `prepare` (a head's keys transposed once, zero past the last key, and its
+ * values in rows of dh rounded up to 16), so no horizontal sums and no masks in the loops.
+ * Callers without `prepare` get the same arithmetic on each key block transposed into the
+ * scratch: the same bits. (The kernel before this one dotted 2 queries with 4 key rows along
+ * d and reduced with hadd trees: ~48% of the FMA peak on a Zen 1 core at 12 heads of 64.) */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "attention.h"
 #include "vecmath_avx2.h"
 
-enum { TQ = 8, TK = 64 };
+enum { TQ = 24, TK = 64, MQ = 6 };
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* The horizontal sums of a[0..3] then b[0..3], in order, in one vector. */
-INLINE __m256 hsum8(const __m256 a[4], const __m256 b[4])
+static size_t dim_pad(int dh) { return (size_t)((dh + 15) & ~15); }
+static int key_blocks(int nk) { return (nk + TK - 1) / TK; }
+
+/* prep: Kᵀ one key block after the other, each [dh][TK] (zeros past nk: every 16-key load
+ * stays inside its block), then V [nk][dim_pad(dh)] (zeros past dh). Block by block, not
+ * [dh][all keys]: rows of 512 keys lie 2 KiB apart, and a block's 64 rows then fall into two
+ * L1 sets (12 heads of 64 at 512 tokens ran at 55% of the FMA peak that way). */
+static size_t prep_floats(int nk, int dh)
 {
-    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(b[0], b[1]), _mm256_hadd_ps(b[2], b[3]));
-    /* u0 holds the low-lane and high-lane partial sums of a[0..3] in its two halves. */
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    return (size_t)key_blocks(nk) * dh * TK + (size_t)nk * dim_pad(dh);
 }
 
-/* The 4 horizontal sums of a[0..3], in order. */
-INLINE __m128 hsum4(const __m256 a[4])
+/* Scratch: scores/probabilities [TQ][TK], the running P·V [TQ][dhp], the query tile [TQ][dh]
+ * in contiguous rows, and for callers without `prepare` one key block transposed, [dh][TK]. */
+static size_t scratch_floats(int dh)
 {
-    __m256 u = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-    return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+    return (size_t)TQ * TK + (size_t)TQ * dim_pad(dh) + (size_t)TQ * dh + (size_t)dh * TK;
+}
+
+/* 8 keys × 8 dims of k into kt[d·ktld + j]: an 8×8 in-register transpose. */
+static inline void transpose8(const float *k, size_t ld, float *kt, size_t ktld)
+{
+    __m256 r[8], u[8], w[8];
+    for (int j = 0; j < 8; j++)
+        r[j] = _mm256_loadu_ps(k + (size_t)j * ld);
+    for (int j = 0; j < 4; j++) {
+        u[2 * j] = _mm256_unpacklo_ps(r[2 * j], r[2 * j + 1]);
+        u[2 * j + 1] = _mm256_unpackhi_ps(r[2 * j], r[2 * j + 1]);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 2; j++) {
+            w[4 * h + j] = _mm256_shuffle_ps(u[4 * h + j], u[4 * h + j + 2], 0x44);
+            w[4 * h + j + 2] = _mm256_shuffle_ps(u[4 * h + j], u[4 * h + j + 2], 0xee);
+        }
+    /* dim d < 4 of keys 0..3 sits in w[order[d]]'s low lane, of keys 4..7 in w[4 + order[d]]'s;
+     * dim d + 4 in the high lanes (the GEMM's A packer in gemm_avx2.c does the same) */
+    static const int order[4] = {0, 2, 1, 3};
+    for (int d = 0; d < 4; d++) {
+        const __m256 lo = w[order[d]], hi = w[4 + order[d]];
+        _mm256_storeu_ps(kt + (size_t)d * ktld, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(kt + (size_t)(d + 4) * ktld, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+
+/* Keys [0, nk) of k (rows of dh, stride ld) into kt[d·ktld + j], zeros for j in [nk, cols). */
+static void transpose_keys(int nk, int cols, int dh, const float *k, size_t ld, float *kt,
+                           size_t ktld)
+{
+    const int nk8 = nk & ~7, dh8 = dh & ~7;
+    for (int j = 0; j < nk8; j += 8)
+        for (int d = 0; d < dh8; d += 8)
+            transpose8(k + (size_t)j * ld + d, ld, kt + (size_t)d * ktld + j, ktld);
+    for (int d = 0; d < dh; d++) {
+        float *row = kt + (size_t)d * ktld;
+        for (int j = d < dh8 ? nk8 : 0; j < nk; j++)
+            row[j] = k[(size_t)j * ld + d];
+        for (int j = nk; j < cols; j++)
+            row[j] = 0.0f;
+    }
+}
+
+static TFE_ATTENTION_PREPARE(prepare)
+{
+    const size_t dhp = dim_pad(dh);
+    for (int b = 0; b < key_blocks(nk); b++) {
+        const int k0 = b * TK, kb = nk - k0 < TK ? nk - k0 : TK;
+        transpose_keys(kb, TK, dh, k + (size_t)k0 * ld, ld, prep + (size_t)b * dh * TK, TK);
+    }
+    float *vp = prep + (size_t)key_blocks(nk) * dh * TK;
+    for (int j = 0; j < nk; j++) {
+        memcpy(vp + (size_t)j * dhp, v + (size_t)j * ld, (size_t)dh * sizeof(float));
+        memset(vp + (size_t)j * dhp + dh, 0, (dhp - (size_t)dh) * sizeof(float));
+    }
+}
+
+/* s[i][0..16) = scale · Σ_d q[i][d]·kt[d][0..16) for M (1..6) rows. */
+INLINE void score_tile(const int M, int dh, const float *q, size_t ld, const float *kt,
+                       size_t ktld, float scale, float *s)
+{
+    __m256 c[MQ][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++)
+        c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int d = 0; d < dh; d++) {
+        const float *kd = kt + (size_t)d * ktld;
+        const __m256 k0 = _mm256_loadu_ps(kd), k1 = _mm256_loadu_ps(kd + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < M; i++) {
+            const __m256 qb = _mm256_broadcast_ss(q + (size_t)i * ld + d);
+            c[i][0] = _mm256_fmadd_ps(qb, k0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(qb, k1, c[i][1]);
+        }
+    }
+    const __m256 sc = _mm256_set1_ps(scale);
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++) {
+        _mm256_store_ps(s + i * TK, _mm256_mul_ps(c[i][0], sc));
+        _mm256_store_ps(s + i * TK + 8, _mm256_mul_ps(c[i][1], sc));
+    }
+}
+
+/* acc[i][0..16) = alpha[i]·acc[i][0..16) + Σ_j p[i][j]·v[j][0..16) for M (1..6) rows.
+ * MASKED: V's rows end inside these 16 columns (callers without `prepare` only). */
+INLINE void pv_tile(const int M, const int MASKED, int kb, const float *p, const float *v,
+                    size_t vld, float *acc, size_t dhp, const float *alpha, __m256i m0,
+                    __m256i m1)
+{
+    __m256 c[MQ][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++) {
+        const __m256 a = _mm256_broadcast_ss(alpha + i);
+        c[i][0] = _mm256_mul_ps(_mm256_load_ps(acc + i * dhp), a);
+        c[i][1] = _mm256_mul_ps(_mm256_load_ps(acc + i * dhp + 8), a);
+    }
+    for (int j = 0; j < kb; j++) {
+        const float *vj = v + (size_t)j * vld;
+        const __m256 v0 = MASKED ? _mm256_maskload_ps(vj, m0) : _mm256_loadu_ps(vj);
+        const __m256 v1 = MASKED ? _mm256_maskload_ps(vj + 8, m1) : _mm256_loadu_ps(vj + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < M; i++) {
+            const __m256 pb = _mm256_broadcast_ss(p + i * TK + j);
+            c[i][0] = _mm256_fmadd_ps(pb, v0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(pb, v1, c[i][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < M; i++) {
+        _mm256_store_ps(acc + i * dhp, c[i][0]);
+        _mm256_store_ps(acc + i * dhp + 8, c[i][1]);
+    }
+}
+
+/* Rows in ceil(nq/6) groups of equal size (8 rows: 4 + 4, not 6 + 2, whose 2-row tile is
+ * bound by its loads), each group's row count a compile-time constant as in gemm_avx2.c. A
+ * row's sums do not depend on its group: the same bits for any split. */
+static inline void row_group(int nq, int g, int *i0, int *rows)
+{
+    const int groups = (nq + MQ - 1) / MQ;
+    *i0 = nq * g / groups;
+    *rows = nq * (g + 1) / groups - *i0;
+}
+
+#define BY_ROWS(rows, CALL)                                                                    \
+    switch (rows) {                                                                            \
+    case 6: CALL(6); break;                                                                    \
+    case 5: CALL(5); break;                                                                    \
+    case 4: CALL(4); break;                                                                    \
+    case 3: CALL(3); break;                                                                    \
+    case 2: CALL(2); break;                                                                    \
+    default: CALL(1); break;                                                                   \
+    }
+
+static __attribute__((noinline)) void scores(int nq, int kb, int dh, const float *q, size_t ld,
+                                             const float *kt, size_t ktld, float scale, float *s)
+{
+    for (int c = 0; c < kb; c += 16)
+        for (int g = 0, i, rows; g * MQ < nq; g++) {
+            row_group(nq, g, &i, &rows);
+#define SCORE(M) score_tile(M, dh, q + (size_t)i * ld, ld, kt + c, ktld, scale, s + i * TK + c)
+            BY_ROWS(rows, SCORE)
+#undef SCORE
+        }
+}
+
+static __attribute__((noinline)) void pv(int nq, int kb, int dh, const float *p, const float *v,
+                                         size_t vld, int v_padded, float *acc,
+                                         const float *alpha)
+{
+    const size_t dhp = dim_pad(dh);
+    for (int d = 0; d < dh; d += 16) {
+        const int masked = !v_padded && dh - d < 16;
+        const __m256i m0 = tfe_tail_mask_avx2(dh - d), m1 = tfe_tail_mask_avx2(dh - d - 8);
+        for (int g = 0, i, rows; g * MQ < nq; g++) {
+            row_group(nq, g, &i, &rows);
+#define PV_ARGS kb, p + i * TK, v + d, vld, acc + i * dhp + d, dhp, alpha + i, m0, m1
+#define PV_MASKED(M) pv_tile(M, 1, PV_ARGS)
+#define PV_PLAIN(M) pv_tile(M, 0, PV_ARGS)
+            if (masked) {
+                BY_ROWS(rows, PV_MASKED)
+            } else {
+                BY_ROWS(rows, PV_PLAIN)
+            }
+#undef PV_PLAIN
+#undef PV_MASKED
+#undef PV_ARGS
+        }
+    }
 }
 
 INLINE float hmax(__m256 v)
@@ -49,181 +226,79 @@ INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* Scores of QB (1 or 2) queries against 4 key rows kr[0..3], written to s[i][0..3].
- * Budget: 2×4 = 8 accumulators + 2 query + 1 key vector = 11 of 16 ymm; 8 independent FMA
- * chains cover latency 4 × 2 pipes, and each key load feeds 2 FMAs. */
-INLINE void score_block(const int QB, int dh, const float *qc, size_t dhp,
-                        const float *const kr[4], __m256i tail, float scale, float *s)
+/* Online softmax over one block of kb scores per row: the new row max, the factor alpha that
+ * rescales the old sums, p = e^{s-m} in place. Lanes at or past kb are -inf for the max and
+ * 0 for the sum (they hold the zero keys' scores or stale scratch: selected away, never used). */
+static void softmax_block(int nq, int kb, float *s, float *mx, float *sum, float *alpha)
 {
-    __m256 acc[2][4];
-    for (int i = 0; i < QB; i++)
-        for (int t = 0; t < 4; t++)
-            acc[i][t] = _mm256_setzero_ps();
-    int d = 0;
-    for (; d + 8 <= dh; d += 8) {
-        __m256 q0 = _mm256_load_ps(qc + d);
-        __m256 q1 = QB > 1 ? _mm256_load_ps(qc + dhp + d) : q0;
-#pragma GCC unroll 4
-        for (int t = 0; t < 4; t++) {
-            __m256 kv = _mm256_loadu_ps(kr[t] + d);
-            acc[0][t] = _mm256_fmadd_ps(q0, kv, acc[0][t]);
-            if (QB > 1)
-                acc[1][t] = _mm256_fmadd_ps(q1, kv, acc[1][t]);
-        }
-    }
-    if (d < dh) { /* the key rows end here: masked loads; the padded query copy is zero */
-        __m256 q0 = _mm256_load_ps(qc + d);
-        __m256 q1 = QB > 1 ? _mm256_load_ps(qc + dhp + d) : q0;
-#pragma GCC unroll 4
-        for (int t = 0; t < 4; t++) {
-            __m256 kv = _mm256_maskload_ps(kr[t] + d, tail);
-            acc[0][t] = _mm256_fmadd_ps(q0, kv, acc[0][t]);
-            if (QB > 1)
-                acc[1][t] = _mm256_fmadd_ps(q1, kv, acc[1][t]);
-        }
-    }
-    if (QB > 1) {
-        __m256 r = _mm256_mul_ps(hsum8(acc[0], acc[1]), _mm256_set1_ps(scale));
-        _mm_store_ps(s, _mm256_castps256_ps128(r));
-        _mm_store_ps(s + TK, _mm256_extractf128_ps(r, 1));
-    } else {
-        _mm_store_ps(s, _mm_mul_ps(hsum4(acc[0]), _mm_set1_ps(scale)));
-    }
-}
-
-/* acc[i][0..16) = alpha[i]·acc[i] + Σ_j p[i][j]·v[j][0..16) for M (1..4) rows.
- * Budget: 4 rows × 2 ymm = 8 accumulators + 2 V + 1 broadcast = 11 of 16 ymm; per key,
- * 2 V loads + M broadcasts feed 2·M FMAs. MASKED: the V columns end inside these 16. */
-INLINE void pv_block(const int M, const int MASKED, int kb, const float *p, const float *v,
-                     size_t ld, float *acc, size_t dhp, const float *alpha, __m256i m0,
-                     __m256i m1)
-{
-    __m256 c[4][2];
-    for (int i = 0; i < M; i++) {
-        __m256 a = _mm256_broadcast_ss(alpha + i);
-        c[i][0] = _mm256_mul_ps(_mm256_load_ps(acc + i * dhp), a);
-        c[i][1] = _mm256_mul_ps(_mm256_load_ps(acc + i * dhp + 8), a);
-    }
-    for (int j = 0; j < kb; j++) {
-        const float *vj = v + (size_t)j * ld;
-        __m256 v0 = MASKED ? _mm256_maskload_ps(vj, m0) : _mm256_loadu_ps(vj);
-        __m256 v1 = MASKED ? _mm256_maskload_ps(vj + 8, m1) : _mm256_loadu_ps(vj + 8);
-#pragma GCC unroll 4
-        for (int i = 0; i < M; i++) {
-            __m256 pb = _mm256_broadcast_ss(p + i * TK + j);
-            c[i][0] = _mm256_fmadd_ps(pb, v0, c[i][0]);
-            c[i][1] = _mm256_fmadd_ps(pb, v1, c[i][1]);
-        }
-    }
-    for (int i = 0; i < M; i++) {
-        _mm256_store_ps(acc + i * dhp, c[i][0]);
-        _mm256_store_ps(acc + i * dhp + 8, c[i][1]);
-    }
-}
-
-/* One 16-column strip of P·V for all nq rows: row blocks of 4, then the 1..3 left over. */
-INLINE void pv_strip(const int MASKED, int nq, int kb, const float *p, const float *v, size_t ld,
-                     float *acc, size_t dhp, const float *alpha, __m256i m0, __m256i m1)
-{
-    int i = 0;
-    for (; i + 4 <= nq; i += 4)
-        pv_block(4, MASKED, kb, p + i * TK, v, ld, acc + i * dhp, dhp, alpha + i, m0, m1);
-    switch (nq - i) {
-    case 3: pv_block(3, MASKED, kb, p + i * TK, v, ld, acc + i * dhp, dhp, alpha + i, m0, m1); break;
-    case 2: pv_block(2, MASKED, kb, p + i * TK, v, ld, acc + i * dhp, dhp, alpha + i, m0, m1); break;
-    case 1: pv_block(1, MASKED, kb, p + i * TK, v, ld, acc + i * dhp, dhp, alpha + i, m0, m1); break;
-    default: break;
-    }
-}
-
-TFE_ATTENTION_KERNEL(tfe_attention_q8k64__avx2)
-{
-    const size_t dhp = (size_t)((dh + 15) & ~15);
-    float *s = scratch;        /* [TQ][TK] scores, then probabilities */
-    float *acc = s + TQ * TK;  /* [TQ][dhp] running Σ p·v */
-    float *qc = acc + TQ * dhp; /* [TQ][dhp] query rows, zero padded */
-    float mx[TQ], sum[TQ], alpha[TQ], bmax[TQ];
-    const __m256i dtail = tfe_tail_mask_avx2(dh & 7);
-    const __m256 zero = _mm256_setzero_ps();
-
-    for (int i = 0; i < TQ; i++) {
-        mx[i] = i < nq ? -INFINITY : 0.0f; /* rows past nq stay finite and are never used */
-        sum[i] = 0.0f;
-        bmax[i] = 0.0f;
-    }
+    const __m256i ktail = tfe_tail_mask_avx2(kb & 7);
+    const int kfull = kb & ~7;
+    const __m256 ninf = _mm256_set1_ps(-INFINITY), zero = _mm256_setzero_ps();
     for (int i = 0; i < nq; i++) {
-        const float *qi = q + (size_t)i * ld;
-        for (size_t d = 0; d < dhp; d += 8) {
-            __m256i m = tfe_tail_mask_avx2(dh - (int)d);
-            _mm256_store_ps(qc + i * dhp + d, _mm256_maskload_ps(qi + d, m));
-            _mm256_store_ps(acc + i * dhp + d, zero);
+        float *si = s + i * TK;
+        __m256 m = ninf;
+        for (int j = 0; j < kfull; j += 8)
+            m = _mm256_max_ps(m, _mm256_load_ps(si + j));
+        if (kfull < kb)
+            m = _mm256_max_ps(m, _mm256_blendv_ps(ninf, _mm256_load_ps(si + kfull),
+                                                  _mm256_castsi256_ps(ktail)));
+        const float mnew = fmaxf(mx[i], hmax(m));
+        alpha[i] = _mm_cvtss_f32(_mm256_castps256_ps128(
+            tfe_exp_avx2(_mm256_set1_ps(mx[i] - mnew))));
+        mx[i] = mnew;
+        const __m256 mi = _mm256_set1_ps(mnew);
+        __m256 bs = zero;
+        for (int j = 0; j < kfull; j += 8) {
+            const __m256 e = tfe_exp_avx2(_mm256_sub_ps(_mm256_load_ps(si + j), mi));
+            _mm256_store_ps(si + j, e);
+            bs = _mm256_add_ps(bs, e);
         }
+        if (kfull < kb) {
+            __m256 e = tfe_exp_avx2(_mm256_sub_ps(_mm256_load_ps(si + kfull), mi));
+            e = _mm256_and_ps(e, _mm256_castsi256_ps(ktail));
+            _mm256_store_ps(si + kfull, e);
+            bs = _mm256_add_ps(bs, e);
+        }
+        sum[i] = sum[i] * alpha[i] + hsum(bs);
     }
+}
 
+/* The kernel on either source of Kᵀ: `prep` (a prepared head) or, when NULL, k's key blocks
+ * transposed one at a time into the scratch. */
+static void attend(int nq, int nk, int dh, const float *q, const float *k, const float *v,
+                   size_t ld, const float *prep, float scale, float *o, size_t ldo,
+                   float *scratch)
+{
+    const size_t dhp = dim_pad(dh);
+    float *s = scratch;                  /* [TQ][TK] scores, then probabilities */
+    float *acc = s + TQ * TK;            /* [TQ][dhp] running Σ p·v */
+    float *qc = acc + TQ * dhp;          /* [TQ][dh] the query rows, contiguous */
+    float *ktb = qc + TQ * dh;           /* [dh][TK] one key block transposed (no prep) */
+    float mx[TQ], sum[TQ], alpha[TQ];
+    for (int i = 0; i < nq; i++) {
+        mx[i] = -INFINITY;
+        sum[i] = 0.0f;
+        for (size_t d = 0; d < dhp; d += 8)
+            _mm256_store_ps(acc + i * dhp + d, _mm256_setzero_ps());
+        memcpy(qc + (size_t)i * dh, q + (size_t)i * ld, (size_t)dh * sizeof(float));
+    }
     for (int k0 = 0; k0 < nk; k0 += TK) {
         const int kb = nk - k0 < TK ? nk - k0 : TK;
-        /* Scores, 4 keys at a time; past kb the last key row is reread (never past the buffer)
-         * and those lanes are masked out below. */
-        for (int j = 0; j < kb; j += 4) {
-            const float *kr[4];
-            for (int t = 0; t < 4; t++)
-                kr[t] = k + (size_t)(k0 + (j + t < kb ? j + t : kb - 1)) * ld;
-            int i = 0;
-            for (; i + 2 <= nq; i += 2)
-                score_block(2, dh, qc + i * dhp, dhp, kr, dtail, scale, s + i * TK + j);
-            if (i < nq)
-                score_block(1, dh, qc + i * dhp, dhp, kr, dtail, scale, s + i * TK + j);
+        const float *kt, *vb;
+        size_t vld;
+        if (prep) {
+            kt = prep + (size_t)(k0 / TK) * dh * TK;
+            vb = prep + (size_t)key_blocks(nk) * dh * TK + (size_t)k0 * dhp, vld = dhp;
+        } else {
+            transpose_keys(kb, (kb + 15) & ~15, dh, k + (size_t)k0 * ld, ld, ktb, TK);
+            kt = ktb;
+            vb = v + (size_t)k0 * ld, vld = ld;
         }
-
-        /* Online softmax: new row max, the factor alpha that rescales the old sums, p = e^{s-m}.
-         * Lanes at or past kb are -inf for the max and 0 for the sum (they may hold stale
-         * scratch, so they are selected away, never computed with). */
-        const __m256i ktail = tfe_tail_mask_avx2(kb & 7);
-        const int kfull = kb & ~7;
-        const __m256 ninf = _mm256_set1_ps(-INFINITY);
-        for (int i = 0; i < nq; i++) {
-            const float *si = s + i * TK;
-            __m256 m = ninf;
-            for (int j = 0; j < kfull; j += 8)
-                m = _mm256_max_ps(m, _mm256_load_ps(si + j));
-            if (kfull < kb)
-                m = _mm256_max_ps(m, _mm256_blendv_ps(ninf, _mm256_load_ps(si + kfull),
-                                                      _mm256_castsi256_ps(ktail)));
-            bmax[i] = hmax(m);
-        }
-        __m256 mold = _mm256_loadu_ps(mx);
-        __m256 mnew = _mm256_max_ps(mold, _mm256_loadu_ps(bmax));
-        _mm256_storeu_ps(alpha, tfe_exp_avx2(_mm256_sub_ps(mold, mnew)));
-        _mm256_storeu_ps(mx, mnew);
-        for (int i = 0; i < nq; i++) {
-            float *si = s + i * TK;
-            const __m256 mi = _mm256_set1_ps(mx[i]);
-            __m256 bs = zero;
-            for (int j = 0; j < kfull; j += 8) {
-                __m256 e = tfe_exp_avx2(_mm256_sub_ps(_mm256_load_ps(si + j), mi));
-                _mm256_store_ps(si + j, e);
-                bs = _mm256_add_ps(bs, e);
-            }
-            if (kfull < kb) {
-                __m256 e = tfe_exp_avx2(_mm256_sub_ps(_mm256_load_ps(si + kfull), mi));
-                e = _mm256_and_ps(e, _mm256_castsi256_ps(ktail));
-                _mm256_store_ps(si + kfull, e);
-                bs = _mm256_add_ps(bs, e);
-            }
-            sum[i] = sum[i] * alpha[i] + hsum(bs);
-        }
-
-        /* P·V in 16-column strips; only the strip that crosses dh masks its V loads. */
-        const float *vb = v + (size_t)k0 * ld;
-        int d = 0;
-        for (; d + 16 <= dh; d += 16)
-            pv_strip(0, nq, kb, s, vb + d, ld, acc + d, dhp, alpha, _mm256_setzero_si256(),
-                     _mm256_setzero_si256());
-        if (d < dh)
-            pv_strip(1, nq, kb, s, vb + d, ld, acc + d, dhp, alpha, tfe_tail_mask_avx2(dh - d),
-                     tfe_tail_mask_avx2(dh - d - 8));
+        scores(nq, kb, dh, qc, (size_t)dh, kt, TK, scale, s);
+        softmax_block(nq, kb, s, mx, sum, alpha);
+        pv(nq, kb, dh, s, vb, vld, prep != NULL, acc, alpha);
     }
-
+    const __m256i dtail = tfe_tail_mask_avx2(dh & 7);
     for (int i = 0; i < nq; i++) {
         const __m256 inv = _mm256_set1_ps(1.0f / sum[i]);
         float *oi = o + (size_t)i * ldo;
@@ -234,3 +309,23 @@ TFE_ATTENTION_KERNEL(tfe_attention_q8k64__avx2)
             _mm256_maskstore_ps(oi + d, dtail, _mm256_mul_ps(_mm256_load_ps(acc + i * dhp + d), inv));
     }
 }
+
+static TFE_ATTENTION_PREPARED(prepared)
+{
+    attend(nq, nk, dh, q, NULL, NULL, ld, prep, scale, o, ldo, scratch);
+}
+
+TFE_ATTENTION_KERNEL(tfe_attention_q24k64__avx2)
+{
+    attend(nq, nk, dh, q, k, v, ld, NULL, scale, o, ldo, scratch);
+}
+
+/* min_len 0: every sequence runs on a prepared head (there is no other kernel to hand short
+ * ones to). */
+const tfe_attention_prep tfe_attention_prep_avx2 = {
+    .min_len = 0,
+    .prep_floats = prep_floats,
+    .scratch_floats = scratch_floats,
+    .prepare = prepare,
+    .prepared = prepared,
+};
