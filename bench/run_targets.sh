@@ -5,7 +5,8 @@
 # bench/targets.py prints medians, min-max and the ratios.
 #   avx512: zmm peak; the AVX-512 kernel and oneDNN on the M = 128 / 512 shapes and on
 #           M = 1 and 16 with K, N = 768 / 3072; BERT-base encoder 1x128 and 8x128
-#   avx2:   ymm peak; the AVX2 kernel on the M = 128 shapes
+#   avx2:   ymm peak; the AVX2 kernel on the M = 128 shapes; on hosts without AVX-512, the
+#           avx512 set with the AVX2 kernel (against oneDNN's AVX2 kernels)
 #   amx:    (hosts with AMX) both peaks; BERT-base encoder 1x128 and 8x128
 #
 #   bench/run_targets.sh [BUILD_DIR]    writes bench/results/<host>-targets-<isa>.json
@@ -26,7 +27,14 @@ for isa in avx512 avx2 amx; do
     case " $usable " in *" $isa "*) ;; *) continue ;; esac
     case $isa in
     avx512) run avx512 "^(peak/fma_zmm__avx512/|gemm/(8x48__avx512|onednn)/($big|$few)/t[12]\$|$enc)" ;;
-    avx2) run avx2 "^(peak/fma_ymm__avx2/|gemm/6x16__avx2/$big/t[12]\$)" ;;
+    avx2)
+        case " $usable " in
+        *" avx512 "*) run avx2 "^(peak/fma_ymm__avx2/|gemm/6x16__avx2/$big/t[12]\$)" ;;
+        # AVX2 is this host's best ISA: the AVX-512 set with the AVX2 kernel (oneDNN then
+        # runs its AVX2 kernels too)
+        *) run avx2 "^(peak/fma_ymm__avx2/|gemm/(6x16__avx2|onednn)/($big|$few)/t[12]\$|$enc)" ;;
+        esac
+        ;;
     amx) run amx "^(peak/(fma_zmm__avx512|bf16x3__amx)/|$enc)" ;;
     esac
 done
