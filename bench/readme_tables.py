@@ -30,9 +30,11 @@ def gemm_cell(name):
 # (an amx run measures its tile-unit kernel and the FMA kernel in the same process).
 impls = [impl] + [i for i in ("8x48__avx512",) if i != impl and any(
     n.startswith(f"gemm/{i}/") for n in rows)]
+peers = "zmm" if ctx.get("baseline_peak_isa", "avx512") == "avx512" else "ymm"
 print("**GEMM** `C = A·Wᵀ`, GFLOP/s (% of the measured peak of the kernel's ISA for that thread "
-      "count: the zmm FMA peak for AVX-512 and the peers, the tile unit's fp32-equivalent rate "
-      "for AMX); M ≤ 16 rows also GB/s of weights streamed (% of triad). Same binary, same run.\n")
+      f"count: the {peers} FMA peak for {impl.split('__')[-1].upper()} and the peers, the tile "
+      "unit's fp32-equivalent rate for AMX); M ≤ 16 rows also GB/s of weights streamed (% of "
+      "triad). Same binary, same run.\n")
 head = " | ".join(f"tfenc {i}" for i in impls)
 ratios = " | ".join(f"{i.split('__')[-1]} / oneDNN" for i in impls)
 print(f"| M×N×K | threads | {head} | oneDNN | OpenBLAS | {ratios} |")
@@ -103,7 +105,8 @@ for hd in ("h12d64", "h12d32"):
 
 amx = (f"AMX (fp32-equivalent) {ctx['peak_gflops_amx_t1']} / {ctx['peak_gflops_amx_t2']}, "
        if "peak_gflops_amx_t1" in ctx else "")
-print(f"\nPeaks measured at start-up: {amx}zmm {ctx.get('peak_gflops_avx512_t1')} / "
-      f"{ctx.get('peak_gflops_avx512_t2')} GFLOP/s (1 / 2 threads), ymm "
-      f"{ctx.get('peak_gflops_avx2_t1')} / {ctx.get('peak_gflops_avx2_t2')}; triad "
+zmm = (f"zmm {ctx['peak_gflops_avx512_t1']} / {ctx['peak_gflops_avx512_t2']} GFLOP/s (1 / 2 "
+       "threads), " if ctx.get("peak_gflops_avx512_t1") is not None else "")
+print(f"\nPeaks measured at start-up: {amx}{zmm}ymm "
+      f"{ctx.get('peak_gflops_avx2_t1')} / {ctx.get('peak_gflops_avx2_t2')} GFLOP/s; triad "
       f"{ctx.get('triad_gbs_t1')} / {ctx.get('triad_gbs_t2')} GB/s.")

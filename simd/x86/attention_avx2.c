@@ -40,29 +40,15 @@ static size_t scratch_floats(int dh)
     return (size_t)TQ * TK + (size_t)TQ * dim_pad(dh) + (size_t)TQ * dh + (size_t)dh * TK;
 }
 
-/* 8 keys × 8 dims of k into kt[d·ktld + j]: an 8×8 in-register transpose. */
+/* 8 keys × 8 dims of k into kt[d·ktld + j]. */
 static inline void transpose8(const float *k, size_t ld, float *kt, size_t ktld)
 {
-    __m256 r[8], u[8], w[8];
+    __m256 r[8];
     for (int j = 0; j < 8; j++)
         r[j] = _mm256_loadu_ps(k + (size_t)j * ld);
-    for (int j = 0; j < 4; j++) {
-        u[2 * j] = _mm256_unpacklo_ps(r[2 * j], r[2 * j + 1]);
-        u[2 * j + 1] = _mm256_unpackhi_ps(r[2 * j], r[2 * j + 1]);
-    }
-    for (int h = 0; h < 2; h++)
-        for (int j = 0; j < 2; j++) {
-            w[4 * h + j] = _mm256_shuffle_ps(u[4 * h + j], u[4 * h + j + 2], 0x44);
-            w[4 * h + j + 2] = _mm256_shuffle_ps(u[4 * h + j], u[4 * h + j + 2], 0xee);
-        }
-    /* dim d < 4 of keys 0..3 sits in w[order[d]]'s low lane, of keys 4..7 in w[4 + order[d]]'s;
-     * dim d + 4 in the high lanes (the GEMM's A packer in gemm_avx2.c does the same) */
-    static const int order[4] = {0, 2, 1, 3};
-    for (int d = 0; d < 4; d++) {
-        const __m256 lo = w[order[d]], hi = w[4 + order[d]];
-        _mm256_storeu_ps(kt + (size_t)d * ktld, _mm256_permute2f128_ps(lo, hi, 0x20));
-        _mm256_storeu_ps(kt + (size_t)(d + 4) * ktld, _mm256_permute2f128_ps(lo, hi, 0x31));
-    }
+    tfe_transpose8_avx2(r);
+    for (int d = 0; d < 8; d++)
+        _mm256_storeu_ps(kt + (size_t)d * ktld, r[d]);
 }
 
 /* Keys [0, nk) of k (rows of dh, stride ld) into kt[d·ktld + j], zeros for j in [nk, cols). */

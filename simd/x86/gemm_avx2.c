@@ -149,31 +149,16 @@ TFE_GEMM_TILE_PACK(tfe_gemm_tile_pack6__avx2)
             for (int i = 0; i < 8; i++)
                 r[i] = i < rows ? _mm256_maskload_ps(a + (size_t)(t * MR + i) * lda + k0, mk)
                                 : _mm256_setzero_ps();
-            /* 8×8 transpose: r[c] ends up holding k step k0 + c of rows 0..7 */
-            __m256 u[8], v[8];
-            for (int i = 0; i < 4; i++) {
-                u[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-                u[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-            }
-            for (int i = 0; i < 2; i++)
-                for (int j = 0; j < 2; j++) {
-                    v[4 * i + j] = _mm256_shuffle_ps(u[4 * i + j], u[4 * i + j + 2], 0x44);
-                    v[4 * i + j + 2] = _mm256_shuffle_ps(u[4 * i + j], u[4 * i + j + 2], 0xee);
-                }
-            for (int j = 0; j < 4; j++) {
-                r[j] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x20);
-                r[j + 4] = _mm256_permute2f128_ps(v[j], v[j + 4], 0x31);
-            }
+            tfe_transpose8_avx2(r); /* r[c]: k step k0 + c of rows 0..7 */
             /* In ascending k, each step written whole (its 2 extra lanes land on the next
              * step's first values, written next): only the tile's last step is masked, so no
              * write leaves the buffer and AMD's microcoded masked store runs once a tile. */
-            static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
             for (int c = 0; c < cols; c++) {
                 float *step = tile + (size_t)(k0 + c) * MR;
                 if (k0 + c + 1 < k)
-                    _mm256_storeu_ps(step, r[order[c]]);
+                    _mm256_storeu_ps(step, r[c]);
                 else
-                    _mm256_maskstore_ps(step, six, r[order[c]]);
+                    _mm256_maskstore_ps(step, six, r[c]);
             }
         }
     }

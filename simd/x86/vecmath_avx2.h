@@ -76,6 +76,28 @@ static inline __m256 tfe_act_avx2(int act, __m256 x)
     }
 }
 
+/* In place: on return r[j] holds column j of the 8×8 block whose rows r[0..7] held. */
+static inline void tfe_transpose8_avx2(__m256 r[8])
+{
+    __m256 u[8], v[8];
+    for (int i = 0; i < 4; i++) {
+        u[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        u[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            v[4 * i + j] = _mm256_shuffle_ps(u[4 * i + j], u[4 * i + j + 2], 0x44);
+            v[4 * i + j + 2] = _mm256_shuffle_ps(u[4 * i + j], u[4 * i + j + 2], 0xee);
+        }
+    /* column c < 4 of rows 0..3 sits in v[order[c]]'s low lane, of rows 4..7 in
+     * v[order[c] + 4]'s; column c + 4 in the high lanes */
+    static const int order[4] = {0, 2, 1, 3};
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(v[order[c]], v[order[c] + 4], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(v[order[c]], v[order[c] + 4], 0x31);
+    }
+}
+
 /* Lane mask for the first `n` (0..8) floats, for maskload/maskstore tails. */
 static inline __m256i tfe_tail_mask_avx2(int n)
 {
