@@ -112,7 +112,8 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
         epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
 
-/* Row counts × {A strided, A packed}, each variant its own function (as in gemm_avx512.c). */
+/* Row counts × {A strided, A strided with the weights streamed, A packed}, each variant its
+ * own function (as in gemm_avx512.c). */
 #define TILE_ARGS n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines
 #define TILE_VARIANT(name, STREAM, PACKED)                                                     \
     static __attribute__((noinline)) void name(int m, int n, int kc, const float *a,           \
@@ -138,10 +139,10 @@ TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 {
     (void)bstride; /* plain panels */
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
-    if (flags & TFE_GEMM_STREAM_B)
-        tiles_stream(m, TILE_ARGS);
-    else if (flags & TFE_GEMM_A_PACKED)
+    if (flags & TFE_GEMM_A_PACKED) /* (the driver streams only tiles of A in place) */
         tiles_packed(m, TILE_ARGS);
+    else if (flags & TFE_GEMM_STREAM_B)
+        tiles_stream(m, TILE_ARGS);
     else
         tiles_strided(m, TILE_ARGS);
 }
