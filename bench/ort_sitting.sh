@@ -7,8 +7,10 @@
 # ../shared/baselines/setup.sh run once (it installs onnxruntime-node and exports the models).
 # The host is noisy: a ratio is only good for the sitting it was measured in. REPS=n (default
 # 1) repeats the sitting n times in a row (ORT, tfenc, ORT, tfenc, ...) and reports the
-# medians of the p50s and the median (min-max) of the per-sitting ratios.
-#   [REPS=n] bench/ort_sitting.sh [BUILD_DIR] [THREADS]     (defaults: build-bench, 2)
+# medians of the p50s and the median (min-max) of the per-sitting ratios. INTERLEAVE=1 runs
+# ORT and tfenc shape by shape instead (ORT on one shape, tfenc on it, the next shape...), so
+# the two runs of a ratio are seconds apart, not minutes: steadier on a VM whose speed drifts.
+#   [REPS=n] [INTERLEAVE=1] bench/ort_sitting.sh [BUILD_DIR] [THREADS]   (build-bench, 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-bench} threads=${2:-2}
@@ -26,12 +28,24 @@ echo "# ORT (encoder.sh ort $threads) ..." >&2
 reps=${REPS:-1}
 for rep in $(seq 1 "$reps"); do
     echo "# sitting $rep of $reps" >&2
-    bash "$baselines/encoder.sh" ort "$threads" --models bert,minilm --shapes "$shapes" \
-        >"$tmp/ort-$rep.csv"
+    if [ "${INTERLEAVE:-0}" != 1 ]; then
+        bash "$baselines/encoder.sh" ort "$threads" --models bert,minilm --shapes "$shapes" \
+            >"$tmp/ort-$rep.csv"
+    fi
     for model in bert minilm; do
         preset=$([ $model = bert ] && echo bert-base || echo minilm)
         for shape in ${shapes//,/ }; do
             b=${shape%x*} s=${shape#*x}
+            if [ "${INTERLEAVE:-0}" = 1 ]; then
+                # one shape's ORT row; the CSV header only once per sitting
+                bash "$baselines/encoder.sh" ort "$threads" --models $model --shapes "$shape" \
+                    >"$tmp/ort-one.csv"
+                if [ -f "$tmp/ort-$rep.csv" ]; then
+                    grep -v -e '^#' -e '^engine,' "$tmp/ort-one.csv" >>"$tmp/ort-$rep.csv"
+                else
+                    grep -v '^#' "$tmp/ort-one.csv" >"$tmp/ort-$rep.csv"
+                fi
+            fi
             echo "# tfenc $preset ${b}x$s ..." >&2
             run=("$tfenc" bench --preset "$preset" --batch "$b" --seq "$s" --threads "$threads"
                 --json)
