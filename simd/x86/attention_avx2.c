@@ -196,22 +196,6 @@ static __attribute__((noinline)) void pv(int nq, int kb, int dh, const float *p,
     }
 }
 
-INLINE float hmax(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-INLINE float hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Online softmax over one block of kb scores per row: the new row max, the factor alpha that
  * rescales the old sums, p = e^{s-m} in place. Lanes at or past kb are -inf for the max and
  * 0 for the sum (they hold the zero keys' scores or stale scratch: selected away, never used). */
@@ -228,7 +212,7 @@ static void softmax_block(int nq, int kb, float *s, float *mx, float *sum, float
         if (kfull < kb)
             m = _mm256_max_ps(m, _mm256_blendv_ps(ninf, _mm256_load_ps(si + kfull),
                                                   _mm256_castsi256_ps(ktail)));
-        const float mnew = fmaxf(mx[i], hmax(m));
+        const float mnew = fmaxf(mx[i], tfe_hmax_avx2(m));
         alpha[i] = _mm_cvtss_f32(_mm256_castps256_ps128(
             tfe_exp_avx2(_mm256_set1_ps(mx[i] - mnew))));
         mx[i] = mnew;
@@ -245,7 +229,7 @@ static void softmax_block(int nq, int kb, float *s, float *mx, float *sum, float
             _mm256_store_ps(si + kfull, e);
             bs = _mm256_add_ps(bs, e);
         }
-        sum[i] = sum[i] * alpha[i] + hsum(bs);
+        sum[i] = sum[i] * alpha[i] + tfe_hsum_avx2(bs);
     }
 }
 

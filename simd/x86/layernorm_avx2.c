@@ -8,18 +8,10 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE float hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* The sum of four accumulators' lanes (pairs first). */
 INLINE float hsum4(__m256 a, __m256 b, __m256 c, __m256 d)
 {
-    return hsum(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+    return tfe_hsum_avx2(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
 }
 
 /* z = x + r for the 8 floats at i. */

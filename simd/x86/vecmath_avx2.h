@@ -76,6 +76,23 @@ static inline __m256 tfe_act_avx2(int act, __m256 x)
     }
 }
 
+/* The sum and the maximum of v's 8 lanes. */
+static inline float tfe_hsum_avx2(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float tfe_hmax_avx2(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
 /* In place: on return r[j] holds column j of the 8×8 block whose rows r[0..7] held. */
 static inline void tfe_transpose8_avx2(__m256 r[8])
 {
