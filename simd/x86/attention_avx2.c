@@ -140,7 +140,7 @@ INLINE void pv_tile(const int M, const int MASKED, int kb, const float *p, const
 }
 
 /* Rows in ceil(nq/6) groups of equal size (8 rows: 4 + 4, not 6 + 2, whose 2-row tile is
- * bound by its loads), each group's row count a compile-time constant as in gemm_avx2.c. A
+ * bound by its loads), each group's row count a compile-time constant (TFE_BY_ROWS6). A
  * row's sums do not depend on its group: the same bits for any split. */
 static inline void row_group(int nq, int g, int *i0, int *rows)
 {
@@ -149,16 +149,6 @@ static inline void row_group(int nq, int g, int *i0, int *rows)
     *rows = nq * (g + 1) / groups - *i0;
 }
 
-#define BY_ROWS(rows, CALL)                                                                    \
-    switch (rows) {                                                                            \
-    case 6: CALL(6); break;                                                                    \
-    case 5: CALL(5); break;                                                                    \
-    case 4: CALL(4); break;                                                                    \
-    case 3: CALL(3); break;                                                                    \
-    case 2: CALL(2); break;                                                                    \
-    default: CALL(1); break;                                                                   \
-    }
-
 static __attribute__((noinline)) void scores(int nq, int kb, int dh, const float *q, size_t ld,
                                              const float *kt, size_t ktld, float scale, float *s)
 {
@@ -166,7 +156,7 @@ static __attribute__((noinline)) void scores(int nq, int kb, int dh, const float
         for (int g = 0, i, rows; g * MQ < nq; g++) {
             row_group(nq, g, &i, &rows);
 #define SCORE(M) score_tile(M, dh, q + (size_t)i * ld, ld, kt + c, ktld, scale, s + i * TK + c)
-            BY_ROWS(rows, SCORE)
+            TFE_BY_ROWS6(rows, SCORE)
 #undef SCORE
         }
 }
@@ -185,9 +175,9 @@ static __attribute__((noinline)) void pv(int nq, int kb, int dh, const float *p,
 #define PV_MASKED(M) pv_tile(M, 1, PV_ARGS)
 #define PV_PLAIN(M) pv_tile(M, 0, PV_ARGS)
             if (masked) {
-                BY_ROWS(rows, PV_MASKED)
+                TFE_BY_ROWS6(rows, PV_MASKED)
             } else {
-                BY_ROWS(rows, PV_PLAIN)
+                TFE_BY_ROWS6(rows, PV_PLAIN)
             }
 #undef PV_PLAIN
 #undef PV_MASKED

@@ -122,15 +122,10 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
                                                const tfe_gemm_epilogue *ep, const char *pf,    \
                                                int pf_lines)                                   \
     {                                                                                          \
-        switch (m) {                                                                           \
-        case 6: tile(6, STREAM, PACKED, TILE_ARGS); break;                                     \
-        case 5: tile(5, STREAM, PACKED, TILE_ARGS); break;                                     \
-        case 4: tile(4, STREAM, PACKED, TILE_ARGS); break;                                     \
-        case 3: tile(3, STREAM, PACKED, TILE_ARGS); break;                                     \
-        case 2: tile(2, STREAM, PACKED, TILE_ARGS); break;                                     \
-        default: tile(1, STREAM, PACKED, TILE_ARGS); break;                                    \
-        }                                                                                      \
+        enum { STREAM_V = STREAM, PACKED_V = PACKED };                                         \
+        TFE_BY_ROWS6(m, TILE_M)                                                                \
     }
+#define TILE_M(M) tile(M, STREAM_V, PACKED_V, TILE_ARGS)
 TILE_VARIANT(tiles_strided, 0, 0)
 TILE_VARIANT(tiles_stream, 1, 0)
 TILE_VARIANT(tiles_packed, 0, 1)

@@ -76,6 +76,18 @@ static inline __m256 tfe_act_avx2(int act, __m256 x)
     }
 }
 
+/* CALL(M) with M the compile-time constant equal to rows (1..6; 6 at most: the 6x16 register
+ * tile of the GEMM and the attention), so each row count gets its own unrolled tile. */
+#define TFE_BY_ROWS6(rows, CALL)                                                               \
+    switch (rows) {                                                                            \
+    case 6: CALL(6); break;                                                                    \
+    case 5: CALL(5); break;                                                                    \
+    case 4: CALL(4); break;                                                                    \
+    case 3: CALL(3); break;                                                                    \
+    case 2: CALL(2); break;                                                                    \
+    default: CALL(1); break;                                                                   \
+    }
+
 /* The sum and the maximum of v's 8 lanes. */
 static inline float tfe_hsum_avx2(__m256 v)
 {
