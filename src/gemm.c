@@ -680,7 +680,19 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
         strip.apack = pack;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
-        if (!c_resident) {
+        if (!c_resident && i1 - i0 == 1 && impl->row_panels > 1) {
+            /* A single row: one call per row_panels panels, all of K (kc_max is k), so that
+             * several weight streams are in flight (gemm_avx2.c, ROW_PANELS). */
+            for (int p = p_lo; p < p_hi; p += impl->row_panels) {
+                const int q = p_hi - p < impl->row_panels ? p_hi - p : impl->row_panels;
+                const int j0 = p * nr, cols = (n < (p + q) * nr ? n : (p + q) * nr) - j0;
+                const tfe_gemm_epilogue ep = tile_epilogue(g, i0, j0);
+                impl->ukernel(1, cols, k, g->a + (size_t)i0 * g->lda, g->lda,
+                              panel_at(g->b, p, 0), (size_t)k * nr,
+                              g->c + (size_t)i0 * g->ldc + j0, g->ldc, TFE_GEMM_ROW_PANELS, &ep,
+                              NULL, 0);
+            }
+        } else if (!c_resident) {
             if (strip.apack)
                 strip_pack(&strip, i0, i1, 0, k);
             for (int p = p_lo; p < p_hi; p++)
