@@ -680,14 +680,15 @@ static void gemm_fma_share(const tfe_gemm_impl *impl, const tfe_gemm_blocking *b
         strip.apack = pack;
     for (int i0 = row_lo; i0 < row_hi; i0 += mc) {
         int i1 = i0 + mc < row_hi ? i0 + mc : row_hi;
-        if (!c_resident && i1 - i0 == 1 && impl->row_panels > 1) {
-            /* A single row: one call per row_panels panels, all of K (kc_max is k), so that
-             * several weight streams are in flight (gemm_avx2.c, ROW_PANELS). */
-            for (int p = p_lo; p < p_hi; p += impl->row_panels) {
-                const int q = p_hi - p < impl->row_panels ? p_hi - p : impl->row_panels;
-                const int j0 = p * nr, cols = (n < (p + q) * nr ? n : (p + q) * nr) - j0;
+        const int rp = i1 - i0 <= TFE_GEMM_ROW_PANELS_MAX_M ? impl->row_panels[i1 - i0] : 0;
+        if (!c_resident && rp > 1) {
+            /* 1-3 rows: one call per rp panels, all of K (kc_max is k), so that several
+             * weight streams are in flight (gemm_avx2.c, row_panels) */
+            for (int p = p_lo; p < p_hi; p += rp) {
+                const int end = (p + rp < p_hi ? p + rp : p_hi) * nr; /* this thread's panels */
+                const int j0 = p * nr, cols = (n < end ? n : end) - j0;
                 const tfe_gemm_epilogue ep = tile_epilogue(g, i0, j0);
-                impl->ukernel(1, cols, k, g->a + (size_t)i0 * g->lda, g->lda,
+                impl->ukernel(i1 - i0, cols, k, g->a + (size_t)i0 * g->lda, g->lda,
                               panel_at(g->b, p, 0), (size_t)k * nr,
                               g->c + (size_t)i0 * g->ldc + j0, g->ldc, TFE_GEMM_ROW_PANELS, &ep,
                               NULL, 0);

@@ -60,9 +60,11 @@ static inline int tfe_gemm_epilogue_active(const tfe_gemm_epilogue *ep)
                                  (past the K block is fine: it is the panel's next one) */
 #define TFE_GEMM_A_PACKED 4   /* a holds the tile packed by the impl's tile_pack: k step p's
                                  rows at a[mr·p ..], lda ignored (only impls with a tile_pack) */
-#define TFE_GEMM_ROW_PANELS 8 /* a single row (m = 1) over all of K against up to the impl's
-                                 row_panels panels at once: n <= row_panels·nr, panel q at
-                                 bp + q·bstride; no other flag (only impls with row_panels) */
+#define TFE_GEMM_ROW_PANELS 8 /* m <= TFE_GEMM_ROW_PANELS_MAX_M rows over all of K against
+                                 up to the impl's row_panels[m] panels at once:
+                                 n <= row_panels[m]·nr, panel q at bp + q·bstride; no other
+                                 flag (only impls with row_panels) */
+#define TFE_GEMM_ROW_PANELS_MAX_M 3
 
 /* Micro-kernel: one tile of 1 <= m <= mr rows and 1 <= n <= nr columns.
  *   acc = (flags & TFE_GEMM_ACCUMULATE ? c : 0) + a[m×kc] · bp[kc×nr]
@@ -178,8 +180,9 @@ typedef struct tfe_gemm_impl {
     tfe_gemm_tile_pack_fn tile_pack; /* A's packer for the micro-kernel, or NULL (A strided) */
     int a_in_place;   /* 1: products of many rows may run in the tile order, which reads A in
                          place (tfe_gemm_blocking's tile_rows); 0: always the panel orders */
-    int row_panels;   /* > 1: a single row's call may cover this many panels, each its own
-                         weight stream (TFE_GEMM_ROW_PANELS); 0: one panel a call */
+    int row_panels[TFE_GEMM_ROW_PANELS_MAX_M + 1]; /* [m] > 1: a call for a share of m rows
+                         may cover this many panels, each its own weight stream
+                         (TFE_GEMM_ROW_PANELS); 0: one panel a call */
     int rows_per_thread; /* > 0: a team splits the rows before the panels from this many
                          rows a thread when that is sooner than the team's default (128 under
                          8 threads); 0: the default (src/gemm.c, rows_per_thread) */

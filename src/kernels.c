@@ -44,7 +44,7 @@ static const tfe_gemm_impl gemm_impls[] = {
      * the kernel broadcasts from; BERT-base 8×128 3.2-3.8% faster end to end. */
     {.name = "6x16__avx2", .isa = TFE_ISA_AVX2, .mr = 6, .nr = 16,
      .ukernel = tfe_gemm_6x16__avx2, .tile_pack = tfe_gemm_tile_pack6__avx2,
-     .row_panels = 3},
+     .row_panels = {[1] = 3, [2] = 3, [3] = 2}},
 #endif
 #if TFE_HAVE_NEON
     {.name = "8x8__neon", .isa = TFE_ISA_NEON, .mr = 8, .nr = 8, .ukernel = tfe_gemm_8x8__neon,

@@ -321,12 +321,16 @@ static tfe_gemm_blocking small_blocking(const tfe_gemm_impl *impl)
 static void driver_sweep(const tfe_gemm_impl *impl)
 {
     const int mr = impl->mr, nr = impl->nr;
-    const int ms[] = {1, 2, mr - 1, mr, mr + 1, 37, 130};
+    /* every m up to mr + 1 (1-3 rows: the row-panel calls, TFE_GEMM_ROW_PANELS) */
+    int ms[16], n_ms = 0;
+    for (int m = 1; m <= mr + 1 && n_ms < 14; m++)
+        ms[n_ms++] = m;
+    ms[n_ms++] = 37, ms[n_ms++] = 130;
     const int ns[] = {1, nr - 1, nr, nr + 1, next_prime(2 * nr + 1)};
     const tfe_gemm_blocking small = small_blocking(impl);
     const int ks[] = {small.kc - 1, small.kc, small.kc + 1, 2 * small.kc + 3};
     uint64_t id = 1000000;
-    for (int mi = 0; mi < 7; mi++)
+    for (int mi = 0; mi < n_ms; mi++)
         for (int ni = 0; ni < 5; ni++)
             for (int ki = 0; ki < 4; ki++, id++)
                 if (ms[mi] >= 1 && ns[ni] >= 1)
@@ -336,9 +340,9 @@ static void driver_sweep(const tfe_gemm_impl *impl)
     tfe_gemm_blocking host;
     tfe_gemm_blocking_init(impl, &host);
     CHECK(host.kc >= 1, "%s: blocking kc %d", impl->name, host.kc);
-    const int hm[] = {1, mr + 1, 37}, hn[] = {nr + 1, next_prime(2 * nr + 1)};
+    const int hm[] = {1, 2, 3, mr + 1, 37}, hn[] = {nr + 1, next_prime(2 * nr + 1)};
     const int hk[] = {host.kc - 1, host.kc, host.kc + 1, 2 * host.kc + 3};
-    for (int mi = 0; mi < 3; mi++)
+    for (int mi = 0; mi < 5; mi++)
         for (int ni = 0; ni < 2; ni++)
             for (int ki = 0; ki < 4; ki++, id++)
                 driver_case(impl, &host, hm[mi], hn[ni], hk[ki], &epis[EPI_FULL], 1, id);
@@ -377,6 +381,29 @@ static void threads_case(const tfe_gemm_impl *impl, const tfe_gemm_blocking *blk
                   "%s: %s with %d threads differs from 1 thread", what,
                   omp ? "tfe_gemm" : "tfe_gemm_team", t);
         }
+    /* Each thread writes only its own share, and the shares cover C: run every tid of a team
+     * alone over canaries and count the writers of each element. (Run in turn, a thread that
+     * wrote into another's columns would go unseen above: the values are the same, only
+     * threads running at once would race on them.) */
+    unsigned char *writers = malloc(p.c_len);
+    CHECK(writers != NULL, "out of memory");
+    for (int i = 0; i < (int)(sizeof teams / sizeof *teams); i++) {
+        memset(writers, 0, p.c_len);
+        for (int tid = 0; tid < teams[i]; tid++) {
+            tt_canary_fill(p.cbuf, p.c_len);
+            tfe_gemm_team(impl, blk, &p.args, tid, teams[i]);
+            for (size_t e = 0; e < p.c_len; e++)
+                writers[e] += tt_canary_check(p.cbuf + e, 1) >= 0;
+        }
+        for (size_t e = GUARD; e < p.c_len; e++) {
+            const size_t r = (e - GUARD) / p.ldc, col = (e - GUARD) % p.ldc;
+            if (col >= (size_t)n)
+                continue;
+            CHECK(writers[e] == 1, "%s: element [%zu][%zu] written by %d of a team of %d",
+                  what, r, col, writers[e], teams[i]);
+        }
+    }
+    free(writers);
     free(first);
     product_free(&p);
 }
@@ -390,6 +417,8 @@ static void threads_sweep(const tfe_gemm_impl *impl)
     threads_case(impl, &small, 130, next_prime(3 * nr), 2 * small.kc + 3, 2000000);
     threads_case(impl, &small, 37, nr + 1, small.kc + 1, 2000001);
     threads_case(impl, &small, 1, 5 * nr + 3, small.kc - 1, 2000002);
+    threads_case(impl, &small, 2, 7 * nr + 5, small.kc + 9, 2000007);
+    threads_case(impl, &small, 3, 5 * nr, 2 * small.kc + 1, 2000008);
     threads_case(impl, &small, mr + 1, 1, 7, 2000003);
     tfe_gemm_blocking host;
     tfe_gemm_blocking_init(impl, &host);

@@ -113,67 +113,92 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
         epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
 
-/* TFE_GEMM_ROW_PANELS: a single row against up to ROW_PANELS panels at once (the impl's
- * row_panels), each panel its own weight stream. A row's k step is one FMA per 8 columns, so a
- * single row is bound by the stream from DRAM, and one core draws more from several streams
- * than from one: Zen 1 EPYC, one thread (tfenc-ab-gemm, both load orders), 1×768×3072,
- * 1×3072×768 and 1×768×768 took 0.741x, 0.708x and 0.686x the time of one panel a call with 3
- * panels, 0.80x with 2 (against 3: 1.06-1.15x), 0.75-0.85x with 4 (against 3: 1.07-1.11x);
- * on two threads 3 panels 0.87-0.95x. Each column's sum runs over k in the same order as in
- * the tiles, so the bits are those of any other path. */
+/* TFE_GEMM_ROW_PANELS: 1-3 rows against up to 3 panels at once (the impl's row_panels),
+ * each panel its own weight stream. With so few rows a k step is a handful of FMAs, so the
+ * product is bound by the weights' stream from DRAM, and one core draws more from several
+ * streams than from one. Zen 1 EPYC, weights from DRAM (tfenc-ab-gemm, both load orders),
+ * against one panel a call, on one / two threads:
+ *   1 row, 3 panels: 1×768×3072 0.735x / 0.915x the time, 1×3072×768 0.724x / 0.897x,
+ *     1×768×768 0.669x / 0.809x (2 panels: 0.80x on one thread; 4: 0.75-0.85x, against 3
+ *     1.07-1.11x)
+ *   2 rows, 3 panels: 2×768×3072 0.815x / 0.895x, 2×3072×768 0.814x (2 panels: 0.85-0.89x)
+ *   3 rows, 2 panels: 3×768×3072 0.848x / 0.906x, 3×3072×768 0.834x
+ * (3 panels of 3 rows would need 18 accumulators.) Each column's sum runs over k in the same
+ * order as in the tiles, so the bits are those of any other path. */
 enum { ROW_PANELS = 3 };
-static inline __attribute__((always_inline)) void row_panels(const int P, int n, int k,
-                                                             const float *a, const float *bp,
-                                                             size_t bstride, float *c,
+static inline __attribute__((always_inline)) void row_panels(const int M, const int P, int n,
+                                                             int k, const float *a, size_t lda,
+                                                             const float *bp, size_t bstride,
+                                                             float *c, size_t ldc,
                                                              const tfe_gemm_epilogue *ep)
 {
-    __m256 acc[ROW_PANELS][2];
+    __m256 acc[3][ROW_PANELS][2];
     const float *b[ROW_PANELS];
 #pragma GCC unroll 3
     for (int q = 0; q < P; q++) {
-        acc[q][0] = acc[q][1] = _mm256_setzero_ps();
+#pragma GCC unroll 3
+        for (int i = 0; i < M; i++)
+            acc[i][q][0] = acc[i][q][1] = _mm256_setzero_ps();
         b[q] = bp + q * bstride;
     }
     for (int p = 0; p < k; p++) {
-        const __m256 av = _mm256_broadcast_ss(a + p);
+        __m256 av[3];
+#pragma GCC unroll 3
+        for (int i = 0; i < M; i++)
+            av[i] = _mm256_broadcast_ss(a + i * lda + p);
 #pragma GCC unroll 3
         for (int q = 0; q < P; q++) {
-            acc[q][0] = _mm256_fmadd_ps(av, _mm256_load_ps(b[q]), acc[q][0]);
-            acc[q][1] = _mm256_fmadd_ps(av, _mm256_load_ps(b[q] + 8), acc[q][1]);
+            const __m256 b0 = _mm256_load_ps(b[q]), b1 = _mm256_load_ps(b[q] + 8);
+#pragma GCC unroll 3
+            for (int i = 0; i < M; i++) {
+                acc[i][q][0] = _mm256_fmadd_ps(av[i], b0, acc[i][q][0]);
+                acc[i][q][1] = _mm256_fmadd_ps(av[i], b1, acc[i][q][1]);
+            }
             b[q] += NR;
         }
     }
 #pragma GCC unroll 3
     for (int q = 0; q < P; q++) {
         const int cols = n - q * NR < NR ? n - q * NR : NR;
-        float *cq = c + q * NR;
-        if (cols == NR) {
-            _mm256_storeu_ps(cq, acc[q][0]);
-            _mm256_storeu_ps(cq + 8, acc[q][1]);
-        } else { /* the last panel's columns, through a copy (no masked stores, see tile) */
-            float part[NR];
-            _mm256_storeu_ps(part, acc[q][0]);
-            _mm256_storeu_ps(part + 8, acc[q][1]);
-            memcpy(cq, part, (size_t)cols * sizeof *cq);
+#pragma GCC unroll 3
+        for (int i = 0; i < M; i++) {
+            float *cq = c + i * ldc + q * NR;
+            if (cols == NR) {
+                _mm256_storeu_ps(cq, acc[i][q][0]);
+                _mm256_storeu_ps(cq + 8, acc[i][q][1]);
+            } else { /* the last panel's columns, through a copy (no masked stores, see tile) */
+                float part[NR];
+                _mm256_storeu_ps(part, acc[i][q][0]);
+                _mm256_storeu_ps(part + 8, acc[i][q][1]);
+                memcpy(cq, part, (size_t)cols * sizeof *cq);
+            }
         }
         if (tfe_gemm_epilogue_active(ep)) {
             tfe_gemm_epilogue e = *ep;
             e.bias = e.bias ? e.bias + q * NR : NULL;
             e.residual = e.residual ? e.residual + q * NR : NULL;
-            epilogue_c(1, cols, cq, 0, &e);
+            epilogue_c(M, cols, c + q * NR, ldc, &e);
         }
     }
 }
 
-static __attribute__((noinline)) void rows_single(int n, int k, const float *a, const float *bp,
-                                                  size_t bstride, float *c,
+static __attribute__((noinline)) void rows_panels(int m, int n, int k, const float *a,
+                                                  size_t lda, const float *bp, size_t bstride,
+                                                  float *c, size_t ldc,
                                                   const tfe_gemm_epilogue *ep)
 {
-    switch ((n + NR - 1) / NR) {
-    case 3: row_panels(3, n, k, a, bp, bstride, c, ep); break;
-    case 2: row_panels(2, n, k, a, bp, bstride, c, ep); break;
-    default: row_panels(1, n, k, a, bp, bstride, c, ep); break;
+#define ROWS_PANELS(M, P) row_panels(M, P, n, k, a, lda, bp, bstride, c, ldc, ep)
+    switch (4 * m + (n + NR - 1) / NR) { /* rows, panels: as the registry's row_panels allows */
+    case 4 + 3: ROWS_PANELS(1, 3); break;
+    case 4 + 2: ROWS_PANELS(1, 2); break;
+    case 8 + 3: ROWS_PANELS(2, 3); break;
+    case 8 + 2: ROWS_PANELS(2, 2); break;
+    case 8 + 1: ROWS_PANELS(2, 1); break;
+    case 12 + 2: ROWS_PANELS(3, 2); break;
+    case 12 + 1: ROWS_PANELS(3, 1); break;
+    default: ROWS_PANELS(1, 1); break;
     }
+#undef ROWS_PANELS
 }
 
 /* Row counts × {A strided, A strided with the weights streamed, A packed}, each variant its
@@ -196,8 +221,8 @@ TILE_VARIANT(tiles_packed, 0, 1)
 
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 {
-    if (flags & TFE_GEMM_ROW_PANELS) { /* (the driver's single rows: all of K, m = 1) */
-        rows_single(n, kc, a, bp, bstride, c, ep);
+    if (flags & TFE_GEMM_ROW_PANELS) { /* (the driver's 1-3 rows: all of K) */
+        rows_panels(m, n, kc, a, lda, bp, bstride, c, ldc, ep);
         return;
     }
     const int accumulate = flags & TFE_GEMM_ACCUMULATE;
