@@ -82,9 +82,10 @@ static TFE_ATTENTION_PREPARE(prepare)
     }
 }
 
-/* s[i][0..16) = scale · Σ_d q[i][d]·kt[d][0..16) for M (1..6) rows. */
+/* s[i][0..16) = Σ_d q[i][d]·kt[d][0..16) for M (1..6) rows (unscaled: the softmax folds the
+ * scale into its exponent). */
 INLINE void score_tile(const int M, int dh, const float *q, size_t ld, const float *kt,
-                       size_t ktld, float scale, float *s)
+                       size_t ktld, float *s)
 {
     __m256 c[MQ][2];
 #pragma GCC unroll 6
@@ -100,11 +101,10 @@ INLINE void score_tile(const int M, int dh, const float *q, size_t ld, const flo
             c[i][1] = _mm256_fmadd_ps(qb, k1, c[i][1]);
         }
     }
-    const __m256 sc = _mm256_set1_ps(scale);
 #pragma GCC unroll 6
     for (int i = 0; i < M; i++) {
-        _mm256_store_ps(s + i * TK, _mm256_mul_ps(c[i][0], sc));
-        _mm256_store_ps(s + i * TK + 8, _mm256_mul_ps(c[i][1], sc));
+        _mm256_store_ps(s + i * TK, c[i][0]);
+        _mm256_store_ps(s + i * TK + 8, c[i][1]);
     }
 }
 
@@ -150,12 +150,12 @@ static inline void row_group(int nq, int g, int *i0, int *rows)
 }
 
 static __attribute__((noinline)) void scores(int nq, int kb, int dh, const float *q, size_t ld,
-                                             const float *kt, size_t ktld, float scale, float *s)
+                                             const float *kt, size_t ktld, float *s)
 {
     for (int c = 0; c < kb; c += 16)
         for (int g = 0, i, rows; g * MQ < nq; g++) {
             row_group(nq, g, &i, &rows);
-#define SCORE(M) score_tile(M, dh, q + (size_t)i * ld, ld, kt + c, ktld, scale, s + i * TK + c)
+#define SCORE(M) score_tile(M, dh, q + (size_t)i * ld, ld, kt + c, ktld, s + i * TK + c)
             TFE_BY_ROWS6(rows, SCORE)
 #undef SCORE
         }
@@ -186,35 +186,48 @@ static __attribute__((noinline)) void pv(int nq, int kb, int dh, const float *p,
     }
 }
 
-/* Online softmax over one block of kb scores per row: the new row max, the factor alpha that
- * rescales the old sums, p = e^{s-m} in place. Lanes at or past kb are -inf for the max and
- * 0 for the sum (they hold the zero keys' scores or stale scratch: selected away, never used). */
-static void softmax_block(int nq, int kb, float *s, float *mx, float *sum, float *alpha)
+/* Online softmax over one block of kb raw scores per row, in base 2: with c = scale·log2(e),
+ * p = 2^{c·s - c·m} = e^{scale·(s - m)}, so the scale rides in one FMA per 8 scores and the
+ * exponent is tfe_exp2_avx2 (no ln 2 split). Per row: the new max m (of the raw scores; c > 0),
+ * the factor alpha that rescales the old sums (8 rows a vector), p in place. Lanes at or past kb
+ * are -inf for the max and 0 for the sum (they hold the zero keys' scores or stale scratch:
+ * selected away, never used). mx, sum, alpha: TQ rows each (rows past nq: don't care). */
+static void softmax_block(int nq, int kb, float c, float *s, float *mx, float *sum,
+                          float *alpha)
 {
     const __m256i ktail = tfe_tail_mask_avx2(kb & 7);
     const int kfull = kb & ~7;
     const __m256 ninf = _mm256_set1_ps(-INFINITY), zero = _mm256_setzero_ps();
+    const __m256 cv = _mm256_set1_ps(c);
+    float mnew[TQ];
     for (int i = 0; i < nq; i++) {
-        float *si = s + i * TK;
+        const float *si = s + i * TK;
         __m256 m = ninf;
         for (int j = 0; j < kfull; j += 8)
             m = _mm256_max_ps(m, _mm256_load_ps(si + j));
         if (kfull < kb)
             m = _mm256_max_ps(m, _mm256_blendv_ps(ninf, _mm256_load_ps(si + kfull),
                                                   _mm256_castsi256_ps(ktail)));
-        const float mnew = fmaxf(mx[i], tfe_hmax_avx2(m));
-        alpha[i] = _mm_cvtss_f32(_mm256_castps256_ps128(
-            tfe_exp_avx2(_mm256_set1_ps(mx[i] - mnew))));
-        mx[i] = mnew;
-        const __m256 mi = _mm256_set1_ps(mnew);
+        mnew[i] = fmaxf(mx[i], tfe_hmax_avx2(m));
+    }
+    for (int i = nq; i < TQ; i++)
+        mnew[i] = mx[i];
+    for (int i = 0; i < TQ; i += 8) {
+        const __m256 mo = _mm256_loadu_ps(mx + i), mn = _mm256_loadu_ps(mnew + i);
+        _mm256_storeu_ps(alpha + i, tfe_exp2_avx2(_mm256_mul_ps(_mm256_sub_ps(mo, mn), cv)));
+        _mm256_storeu_ps(mx + i, mn);
+    }
+    for (int i = 0; i < nq; i++) {
+        float *si = s + i * TK;
+        const __m256 mc = _mm256_set1_ps(mnew[i] * c);
         __m256 bs = zero;
         for (int j = 0; j < kfull; j += 8) {
-            const __m256 e = tfe_exp_avx2(_mm256_sub_ps(_mm256_load_ps(si + j), mi));
+            const __m256 e = tfe_exp2_avx2(_mm256_fmsub_ps(_mm256_load_ps(si + j), cv, mc));
             _mm256_store_ps(si + j, e);
             bs = _mm256_add_ps(bs, e);
         }
         if (kfull < kb) {
-            __m256 e = tfe_exp_avx2(_mm256_sub_ps(_mm256_load_ps(si + kfull), mi));
+            __m256 e = tfe_exp2_avx2(_mm256_fmsub_ps(_mm256_load_ps(si + kfull), cv, mc));
             e = _mm256_and_ps(e, _mm256_castsi256_ps(ktail));
             _mm256_store_ps(si + kfull, e);
             bs = _mm256_add_ps(bs, e);
@@ -235,9 +248,10 @@ static void attend(int nq, int nk, int dh, const float *q, const float *k, const
     float *qc = acc + TQ * dhp;          /* [TQ][dh] the query rows, contiguous */
     float *ktb = qc + TQ * dh;           /* [dh][TK] one key block transposed (no prep) */
     float mx[TQ], sum[TQ], alpha[TQ];
+    const float c = (float)(scale * 1.4426950408889634); /* scale · log2(e) */
+    for (int i = 0; i < TQ; i++)
+        mx[i] = -INFINITY, sum[i] = 0.0f;
     for (int i = 0; i < nq; i++) {
-        mx[i] = -INFINITY;
-        sum[i] = 0.0f;
         for (size_t d = 0; d < dhp; d += 8)
             _mm256_store_ps(acc + i * dhp + d, _mm256_setzero_ps());
         memcpy(qc + (size_t)i * dh, q + (size_t)i * ld, (size_t)dh * sizeof(float));
@@ -254,8 +268,8 @@ static void attend(int nq, int nk, int dh, const float *q, const float *k, const
             kt = ktb;
             vb = v + (size_t)k0 * ld, vld = ld;
         }
-        scores(nq, kb, dh, qc, (size_t)dh, kt, TK, scale, s);
-        softmax_block(nq, kb, s, mx, sum, alpha);
+        scores(nq, kb, dh, qc, (size_t)dh, kt, TK, s);
+        softmax_block(nq, kb, c, s, mx, sum, alpha);
         pv(nq, kb, dh, s, vb, vld, prep != NULL, acc, alpha);
     }
     const __m256i dtail = tfe_tail_mask_avx2(dh & 7);
