@@ -132,7 +132,7 @@ static inline __attribute__((always_inline)) void row_panels(const int M, const 
                                                              float *c, size_t ldc,
                                                              const tfe_gemm_epilogue *ep)
 {
-    __m256 acc[3][ROW_PANELS][2];
+    __m256 acc[TFE_GEMM_ROW_PANELS_MAX_M][ROW_PANELS][2];
     const float *b[ROW_PANELS];
 #pragma GCC unroll 3
     for (int q = 0; q < P; q++) {
@@ -142,7 +142,7 @@ static inline __attribute__((always_inline)) void row_panels(const int M, const 
         b[q] = bp + q * bstride;
     }
     for (int p = 0; p < k; p++) {
-        __m256 av[3];
+        __m256 av[TFE_GEMM_ROW_PANELS_MAX_M];
 #pragma GCC unroll 3
         for (int i = 0; i < M; i++)
             av[i] = _mm256_broadcast_ss(a + i * lda + p);
@@ -182,25 +182,6 @@ static inline __attribute__((always_inline)) void row_panels(const int M, const 
     }
 }
 
-static __attribute__((noinline)) void rows_panels(int m, int n, int k, const float *a,
-                                                  size_t lda, const float *bp, size_t bstride,
-                                                  float *c, size_t ldc,
-                                                  const tfe_gemm_epilogue *ep)
-{
-#define ROWS_PANELS(M, P) row_panels(M, P, n, k, a, lda, bp, bstride, c, ldc, ep)
-    switch (4 * m + (n + NR - 1) / NR) { /* rows, panels: as the registry's row_panels allows */
-    case 4 + 3: ROWS_PANELS(1, 3); break;
-    case 4 + 2: ROWS_PANELS(1, 2); break;
-    case 8 + 3: ROWS_PANELS(2, 3); break;
-    case 8 + 2: ROWS_PANELS(2, 2); break;
-    case 8 + 1: ROWS_PANELS(2, 1); break;
-    case 12 + 2: ROWS_PANELS(3, 2); break;
-    case 12 + 1: ROWS_PANELS(3, 1); break;
-    default: ROWS_PANELS(1, 1); break;
-    }
-#undef ROWS_PANELS
-}
-
 /* Row counts × {A strided, A strided with the weights streamed, A packed}, each variant its
  * own function (as in gemm_avx512.c). */
 #define TILE_ARGS n, kc, a, lda, bp, c, ldc, accumulate, ep, pf, pf_lines
@@ -218,6 +199,35 @@ static __attribute__((noinline)) void rows_panels(int m, int n, int k, const flo
 TILE_VARIANT(tiles_strided, 0, 0)
 TILE_VARIANT(tiles_stream, 1, 0)
 TILE_VARIANT(tiles_packed, 0, 1)
+
+/* TFE_GEMM_ROW_PANELS: the (rows, panels) pairs the registry's row_panels asks for, compiled
+ * each; any other pair (a registry edited without this switch) runs panel by panel through
+ * the streaming tiles: slower, the same bits. */
+static __attribute__((noinline)) void rows_panels(int m, int n, int k, const float *a,
+                                                  size_t lda, const float *bp, size_t bstride,
+                                                  float *c, size_t ldc,
+                                                  const tfe_gemm_epilogue *ep)
+{
+#define ROWS_PANELS(M, P) row_panels(M, P, n, k, a, lda, bp, bstride, c, ldc, ep)
+    switch (4 * m + (n + NR - 1) / NR) {
+    case 4 + 3: ROWS_PANELS(1, 3); return;
+    case 4 + 2: ROWS_PANELS(1, 2); return;
+    case 4 + 1: ROWS_PANELS(1, 1); return;
+    case 8 + 3: ROWS_PANELS(2, 3); return;
+    case 8 + 2: ROWS_PANELS(2, 2); return;
+    case 8 + 1: ROWS_PANELS(2, 1); return;
+    case 12 + 2: ROWS_PANELS(3, 2); return;
+    case 12 + 1: ROWS_PANELS(3, 1); return;
+    }
+#undef ROWS_PANELS
+    for (int q = 0; q * NR < n; q++) {
+        tfe_gemm_epilogue e = *ep;
+        e.bias = e.bias ? e.bias + q * NR : NULL;
+        e.residual = e.residual ? e.residual + q * NR : NULL;
+        tiles_stream(m, n - q * NR < NR ? n - q * NR : NR, k, a, lda, bp + q * bstride,
+                     c + q * NR, ldc, 0, &e, NULL, 0);
+    }
+}
 
 TFE_GEMM_UKERNEL(tfe_gemm_6x16__avx2)
 {
