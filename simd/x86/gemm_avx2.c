@@ -2,7 +2,6 @@
  * A packer.
  * Register budget: 6 rows × 2 ymm = 12 accumulators + 2 B vectors + 1 broadcast = 15 of 16. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "gemm.h"
 #include "vecmath_avx2.h"
@@ -54,6 +53,31 @@ static __attribute__((noinline)) void epilogue_c(int rows, int cols, float *c, s
 #undef EPILOGUE_ROWS
 }
 
+/* One row of a tile (16 columns) into c: whole vectors when the tile is full, else masked by
+ * mk (AMD's Zen cores run vmaskmovps stores as microcode, tens of uops each, so only the
+ * ragged last panel pays for them). */
+static inline __attribute__((always_inline)) void store_row16(float *c, __m256 lo, __m256 hi,
+                                                              int full, const __m256i mk[2])
+{
+    if (full) {
+        _mm256_storeu_ps(c, lo);
+        _mm256_storeu_ps(c + 8, hi);
+    } else {
+        _mm256_maskstore_ps(c, mk[0], lo);
+        _mm256_maskstore_ps(c + 8, mk[1], hi);
+    }
+}
+
+/* The epilogue of the tile `cols_from` columns into a product's row block: its bias and
+ * residual pointers moved along with it. */
+static inline tfe_gemm_epilogue epilogue_from(const tfe_gemm_epilogue *ep, int cols_from)
+{
+    tfe_gemm_epilogue e = *ep;
+    e.bias = e.bias ? e.bias + cols_from : NULL;
+    e.residual = e.residual ? e.residual + cols_from : NULL;
+    return e;
+}
+
 /* One tile with a compile-time row count M; columns past n are masked on c, bias, residual.
  * PACKED: a holds the tile packed (k step p's rows at a[6p..6p+M)): one pointer for all rows. */
 static inline __attribute__((always_inline)) void tile(const int M, const int STREAM,
@@ -63,8 +87,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
                                                        int accumulate, const tfe_gemm_epilogue *ep,
                                                        const char *pf, int pf_lines)
 {
-    /* Full tiles load and store C unmasked: AMD's Zen cores run vmaskmovps stores as
-     * microcode (tens of uops each), a cost of its own on every tile. */
+    /* Full tiles load and store C unmasked (store_row16) */
     const int full = n >= NR;
     const __m256i mk[2] = {tfe_tail_mask_avx2(n), tfe_tail_mask_avx2(n - 8)};
     __m256 acc[MR][2];
@@ -96,19 +119,9 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
             }
         }
     }
-    if (full) {
 #pragma GCC unroll 6
-        for (int i = 0; i < M; i++)
-#pragma GCC unroll 2
-            for (int j = 0; j < 2; j++)
-                _mm256_storeu_ps(c + i * ldc + 8 * j, acc[i][j]);
-    } else {
-#pragma GCC unroll 6
-        for (int i = 0; i < M; i++)
-#pragma GCC unroll 2
-            for (int j = 0; j < 2; j++)
-                _mm256_maskstore_ps(c + i * ldc + 8 * j, mk[j], acc[i][j]);
-    }
+    for (int i = 0; i < M; i++)
+        store_row16(c + i * ldc, acc[i][0], acc[i][1], full, mk);
     if (tfe_gemm_epilogue_active(ep))
         epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
 }
@@ -160,23 +173,12 @@ static inline __attribute__((always_inline)) void row_panels(const int M, const 
 #pragma GCC unroll 3
     for (int q = 0; q < P; q++) {
         const int cols = n - q * NR < NR ? n - q * NR : NR;
+        const __m256i mk[2] = {tfe_tail_mask_avx2(cols), tfe_tail_mask_avx2(cols - 8)};
 #pragma GCC unroll 3
-        for (int i = 0; i < M; i++) {
-            float *cq = c + i * ldc + q * NR;
-            if (cols == NR) {
-                _mm256_storeu_ps(cq, acc[i][q][0]);
-                _mm256_storeu_ps(cq + 8, acc[i][q][1]);
-            } else { /* the last panel's columns, through a copy (no masked stores, see tile) */
-                float part[NR];
-                _mm256_storeu_ps(part, acc[i][q][0]);
-                _mm256_storeu_ps(part + 8, acc[i][q][1]);
-                memcpy(cq, part, (size_t)cols * sizeof *cq);
-            }
-        }
+        for (int i = 0; i < M; i++)
+            store_row16(c + i * ldc + q * NR, acc[i][q][0], acc[i][q][1], cols == NR, mk);
         if (tfe_gemm_epilogue_active(ep)) {
-            tfe_gemm_epilogue e = *ep;
-            e.bias = e.bias ? e.bias + q * NR : NULL;
-            e.residual = e.residual ? e.residual + q * NR : NULL;
+            const tfe_gemm_epilogue e = epilogue_from(ep, q * NR);
             epilogue_c(M, cols, c + q * NR, ldc, &e);
         }
     }
@@ -221,9 +223,7 @@ static __attribute__((noinline)) void rows_panels(int m, int n, int k, const flo
     }
 #undef ROWS_PANELS
     for (int q = 0; q * NR < n; q++) {
-        tfe_gemm_epilogue e = *ep;
-        e.bias = e.bias ? e.bias + q * NR : NULL;
-        e.residual = e.residual ? e.residual + q * NR : NULL;
+        const tfe_gemm_epilogue e = epilogue_from(ep, q * NR);
         tiles_stream(m, n - q * NR < NR ? n - q * NR : NR, k, a, lda, bp + q * bstride,
                      c + q * NR, ldc, 0, &e, NULL, 0);
     }
