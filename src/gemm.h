@@ -96,7 +96,8 @@ static inline const float *tfe_panel_row(const float *panel, int k, int nr, int 
 /* Few-rows kernel of a blocked impl: the same contract as a micro-kernel for 1 <= m <= mr_few
  * rows, except that a holds A transposed (row i's k-th value at a[k·lda + i], lda >= m), and
  * computed one 16-column block at a time (m accumulators), each block's kc×16 weights read
- * once, front to back. With the panel streaming from DRAM, a tile of mr rows passes it in
+ * once, front to back (for a handful of rows, the AVX-512 kernel runs a panel's three blocks
+ * side by side instead: three streams in flight). With the panel streaming from DRAM, a tile of mr rows passes it in
  * mr-row strips, and the strips after the first compute while no weight is in flight; one
  * pass keeps the stream busy throughout. It ignores the prefetch hint: it prefetches along
  * its blocks and on past their end, where the next block and the next panel follow. */

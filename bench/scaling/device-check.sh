@@ -8,7 +8,8 @@
 #                both load orders, on the
 #                few-rows shapes (AB_CELLS, "M N K THREADS" each; weights 400 MiB, past L3)
 #   ab-libs.txt  tfenc-ab-libs, the same two builds end to end (AB_E2E, "PRESET B S T")
-#   targets-avx512.json  the AVX-512 rows, interleaved (REPS, default 3)
+#   targets-avx512.json  the AVX-512 rows, interleaved (REPS, default 3; the rows are
+#                t1 and t<BENCH_THREADS>, default all cores; the filter keeps t1 and t2)
 #   scaling.tar  bench/scaling/run.sh at THREADS (default 2): tfenc and ORT / PyTorch
 #
 #   OUT=... bench/scaling/device-check.sh BUNDLE.tar.xz A B
@@ -81,7 +82,7 @@ if has targets; then
     stamp targets
     big='(128x768x768|128x2304x768|128x3072x768|128x768x3072|512x3072x768)'
     few='(1|16)x(768x768|3072x768|768x3072)'
-    TFENC_ISA=avx512 timeout 300 "$t/tfenc-bench" \
+    TFENC_ISA=avx512 timeout 300 "$t/tfenc-bench" --tfenc_threads="1,${BENCH_THREADS:-$(nproc)}" \
         --benchmark_filter="^(peak/fma_zmm__avx512/|gemm/(8x48__avx512|onednn)/($big|$few)/t[12]\$|encoder/bert-base/(b1s128|b8s128)/t[12]\$)" \
         --benchmark_repetitions="${REPS:-3}" --benchmark_enable_random_interleaving=true \
         --benchmark_out="$O/targets-avx512.json" --benchmark_out_format=json > /dev/null 2>&1
