@@ -72,6 +72,38 @@ static inline __attribute__((always_inline)) void k_step(const int M, __m512 acc
     }
 }
 
+/* A tile's 3 column blocks of M rows: its column masks (past n: none) and accumulators, from
+ * c (accumulate) or zero; and, at the end, the accumulators stored back, then the epilogue
+ * pass. Shared by the 8x48 tile and the few-rows kernel's joint pass. */
+static inline __attribute__((always_inline)) void acc3_start(const int M, __m512 acc[][3],
+                                                             __mmask16 mk[3], int n,
+                                                             const float *c, size_t ldc,
+                                                             int accumulate)
+{
+    for (int j = 0; j < 3; j++)
+        mk[j] = tfe_tail_mask_avx512(n - 16 * j);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+            acc[i][j] = accumulate ? _mm512_maskz_loadu_ps(mk[j], c + i * ldc + 16 * j)
+                                   : _mm512_setzero_ps();
+}
+
+static inline __attribute__((always_inline)) void acc3_finish(const int M, __m512 acc[][3],
+                                                              const __mmask16 mk[3], int n,
+                                                              float *c, size_t ldc,
+                                                              const tfe_gemm_epilogue *ep)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < 3; j++)
+            _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
+    if (tfe_gemm_epilogue_active(ep))
+        epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
+}
+
 /* One tile with a compile-time row count M (the switch below instantiates 1..8). Columns past
  * n are masked on every load and store of c and of the epilogue's bias/residual. PACKED: a
  * holds the tile packed (k step p's rows at a[8p..8p+M)), so one pointer with immediate
@@ -85,15 +117,8 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
                                                        const char *pf, int pf_lines)
 {
     __mmask16 mk[3];
-    for (int j = 0; j < 3; j++)
-        mk[j] = tfe_tail_mask_avx512(n - 16 * j);
     __m512 acc[MR][3];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++)
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-            acc[i][j] = accumulate ? _mm512_maskz_loadu_ps(mk[j], c + i * ldc + 16 * j)
-                                   : _mm512_setzero_ps();
+    acc3_start(M, acc, mk, n, c, ldc, accumulate);
     int p = 0;
     /* A tile that starts from zero has not touched its C lines yet; with many rows they are
      * far out of L1 (in L3 when C outgrows L2), and the stores at the end would wait for them.
@@ -131,13 +156,7 @@ static inline __attribute__((always_inline)) void tile(const int M, const int ST
             k_step(M, acc, bp, bs, PACKED ? a + MR * p : a + p, PACKED ? 1 : lda);
         }
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++)
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
-    if (tfe_gemm_epilogue_active(ep))
-        epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
+    acc3_finish(M, acc, mk, n, c, ldc, ep);
 }
 
 /* All row counts × {resident, streaming, resident on packed A}: compile-time constants keep
@@ -337,15 +356,8 @@ static inline __attribute__((always_inline)) void few_joint(const int M, int n, 
                                                             const tfe_gemm_epilogue *ep)
 {
     __mmask16 mk[3];
-    for (int j = 0; j < 3; j++)
-        mk[j] = tfe_tail_mask_avx512(n - 16 * j);
     __m512 acc[FEW_JOINT][3];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++)
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-            acc[i][j] = accumulate ? _mm512_maskz_loadu_ps(mk[j], c + i * ldc + 16 * j)
-                                   : _mm512_setzero_ps();
+    acc3_start(M, acc, mk, n, c, ldc, accumulate);
     const float *b0 = bp, *b1 = bp + bs, *b2 = bp + 2 * bs;
     const int along = kc > FEW_AHEAD ? kc - FEW_AHEAD : 0;
     int p = 0;
@@ -355,13 +367,7 @@ static inline __attribute__((always_inline)) void few_joint(const int M, int n, 
     /* the next panel's three blocks */
     for (const float *pf = bp + 3 * bs + 16 * (p + FEW_AHEAD - kc); p < kc; p++, pf += 16)
         joint_step(M, acc, b0, b1, b2, bs, p, pf, a + (size_t)p * lda);
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++)
-#pragma GCC unroll 3
-        for (int j = 0; j < 3; j++)
-            _mm512_mask_storeu_ps(c + i * ldc + 16 * j, mk[j], acc[i][j]);
-    if (tfe_gemm_epilogue_active(ep))
-        epilogue_c(M, n < NR ? n : NR, c, ldc, ep);
+    acc3_finish(M, acc, mk, n, c, ldc, ep);
 }
 
 /* few_joint for each row count, each its own function (as few_block). */
