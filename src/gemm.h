@@ -10,8 +10,10 @@
  *     for few rows then covers a panel one 16-column block at a time with every row in
  *     registers, so each weight streams from memory once, in one pass along a contiguous block
  *     (see the few-rows kernel below). For nr = 16 the two layouts are the same.
- * A is never packed: micro-kernels broadcast its elements straight from the row-major
- * activations, which also serves the few-rows (latency) case for free. */
+ * A is read in place (micro-kernels broadcast its elements from the row-major activations)
+ * except where packing pays: blocks of several tiles pack it in tiles (TFE_GEMM_A_PACKED,
+ * the impl's tile_pack), the few-rows kernel reads it transposed (few_pack), and the AMX
+ * path converts it to bf16 terms. */
 #ifndef TFE_GEMM_H
 #define TFE_GEMM_H
 
