@@ -74,12 +74,17 @@ typedef struct tfe_model tfe_model;     /* immutable after creation; share it ac
 typedef struct tfe_session tfe_session; /* one per thread: workspace + thread count */
 
 typedef struct tfe_model_options {
-    /* TFE_ISA_AUTO (default: the TFENC_ISA cap, else the best the host runs) or an explicit
-     * cap. With no cap on an AMX host, the first model a process creates measures whether the
-     * tile unit pays against AVX-512 (~75 ms on all OpenMP threads; README, "Where it pays");
-     * TFE_ISA_AMX runs it without measuring. */
+    /* TFE_ISA_AUTO (what opts == NULL means: the TFENC_ISA cap, else the best the host runs)
+     * or an explicit cap. With no cap on an AMX host, the first model a process creates
+     * measures whether the tile unit pays against AVX-512 (~75 ms on all OpenMP threads;
+     * README, "Where it pays"); TFE_ISA_AMX runs it without measuring. Note that a zeroed
+     * struct is a cap of TFE_ISA_SCALAR (0): start from TFE_MODEL_OPTIONS_INIT. */
     tfe_isa isa;
 } tfe_model_options;
+
+/* The defaults (the same as passing NULL), to change one field of:
+ *   tfe_model_options o = TFE_MODEL_OPTIONS_INIT; o.isa = TFE_ISA_AVX512; */
+#define TFE_MODEL_OPTIONS_INIT {.isa = TFE_ISA_AUTO}
 
 /* Load `dir`/config.json + `dir`/model.safetensors. `opts` may be NULL. */
 tfe_status tfe_model_load(const char *dir, const tfe_model_options *opts, tfe_model **out,
@@ -103,7 +108,9 @@ double tfe_model_flops(const tfe_model *model, int batch, const int32_t *lengths
 typedef struct tfe_session_options {
     int threads;   /* OpenMP team size for this session's calls; <= 0: omp_get_max_threads() */
     int max_batch; /* workspace is sized for this many sequences ... */
-    int max_seq;   /* ... of at most this length; encode grows it when a call needs more */
+    int max_seq;   /* ... of at most this length; encode grows it when a call has more
+                      sequences or tokens. A longer sequence whose tokens still fit does not
+                      grow it: its attention reads K and V in place (slower, same bits) */
 } tfe_session_options;
 
 tfe_status tfe_session_create(const tfe_model *model, const tfe_session_options *opts,

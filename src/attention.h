@@ -20,7 +20,8 @@
             float scale, float *o, size_t ldo, float *scratch)
 typedef TFE_ATTENTION_KERNEL((*tfe_attention_fn));
 
-/* Kernels that work on their own layout of K and V (the tile unit's bf16 terms) can convert a
+/* Kernels that work on their own layout of K and V (the tile unit's bf16 terms, AVX2's Kᵀ in
+ * 64-key blocks) can convert a
  * head's keys and values once, so that its query tiles do not each convert them again:
  *   prepare:  k, v (nk rows of dh, stride ld) -> prep, prep_floats(nk, dh) floats, 64-byte
  *             aligned;
@@ -60,7 +61,7 @@ TFE_ATTENTION_KERNEL(tfe_attention_q8k64__neon);
 size_t tfe_attention_scratch_floats(const tfe_attention_impl *impl, int dh);
 
 /* Scratch per thread of tfe_attention_team for sequences up to max_len: the kernel's, plus
- * room to copy one head's keys and values into contiguous rows, or for impls with `prep`
+ * room to copy one head's queries, keys and values into contiguous rows, or for impls with `prep`
  * room for one head's prepared K and V (see tfe_attention_team). Linear in max_len. */
 size_t tfe_attention_team_scratch_floats(const tfe_attention_impl *impl, int dh, int max_len);
 
@@ -73,7 +74,7 @@ typedef struct tfe_attention_args {
     float *ctx;           /* [tokens × D] */
     float *scratch;       /* nthreads × scratch_stride floats */
     size_t scratch_stride; /* >= tfe_attention_scratch_floats; sequences that fit the rest
-                              (tfe_attention_team_scratch_floats) get contiguous K and V */
+                              (tfe_attention_team_scratch_floats) get contiguous Q, K, V */
     /* For impls with `prep`: an impl without, run on sequences shorter than prep->min_len
      * (there converting K and V costs more than the tile unit saves), or NULL. Its query
      * tile must be at least impl's and its kernel scratch no larger; it gets Q, K and V copied

@@ -7,9 +7,9 @@
  *   - plain: row k is the nr values of j = 0..nr-1, contiguous;
  *   - blocked (nr a multiple of 16): the nr columns are nr/16 column blocks, one after the
  *     other, each K rows of 16 contiguous floats (16·K floats, the block stride). A kernel
- *     for few rows then covers a panel one 16-column block at a time with every row in
- *     registers, so each weight streams from memory once, in one pass along a contiguous block
- *     (see the few-rows kernel below). For nr = 16 the two layouts are the same.
+ *     for few rows then keeps every row in registers and reads each weight from memory once,
+ *     along contiguous blocks (see the few-rows kernel below). For nr = 16 the two layouts
+ *     are the same.
  * A is read in place (micro-kernels broadcast its elements from the row-major activations)
  * except where packing pays: blocks of several tiles pack it in tiles (TFE_GEMM_A_PACKED,
  * the impl's tile_pack), the few-rows kernel reads it transposed (few_pack), and the AMX
@@ -97,11 +97,11 @@ static inline const float *tfe_panel_row(const float *panel, int k, int nr, int 
 
 /* Few-rows kernel of a blocked impl: the same contract as a micro-kernel for 1 <= m <= mr_few
  * rows, except that a holds A transposed (row i's k-th value at a[k·lda + i], lda >= m), and
- * computed one 16-column block at a time (m accumulators), each block's kc×16 weights read
- * once, front to back (for a handful of rows, the AVX-512 kernel runs a panel's three blocks
- * side by side instead: three streams in flight). With the panel streaming from DRAM, a tile of mr rows passes it in
- * mr-row strips, and the strips after the first compute while no weight is in flight; one
- * pass keeps the stream busy throughout. It ignores the prefetch hint: it prefetches along
+ * each weight read once: up to 8 rows run the panel's blocks side by side over all of K
+ * (three streams in flight), more rows one 16-column block at a time (m accumulators) in K
+ * slices, slices outer, partial sums waiting in c (simd/x86/gemm_avx512.c). With the panel
+ * streaming from DRAM, a tile of mr rows passes it in mr-row strips, and the strips after the
+ * first compute while no weight is in flight; one pass keeps the stream busy throughout. It ignores the prefetch hint: it prefetches along
  * its blocks and on past their end, where the next block and the next panel follow. */
 
 /* How kernels that honour the prefetch hint spread it: one line before each chunk of this many

@@ -18,8 +18,9 @@ typedef struct tfe_kernels {
     const tfe_gemm_impl *gemm_fma;
     tfe_gemm_blocking gemm_fma_blocking;
     const tfe_attention_impl *attention;
-    /* The best allowed attention without a tile-unit layout (attention itself if it has
-     * none): the driver's short_impl for short sequences. */
+    /* The best allowed attention without `prep` (attention itself if it has none): the
+     * driver's short_impl for sequences under the chosen kernel's prep->min_len (AMX's 384;
+     * the AVX2 kernel's 0 never hands any over). */
     const tfe_attention_impl *attention_fma;
     const tfe_layernorm_impl *layernorm;
 } tfe_kernels;
@@ -64,7 +65,7 @@ typedef struct tfe_tile_unit_check {
     int pays;
 } tfe_tile_unit_check;
 
-/* Measures both peaks once per process (about 0.1 s on the first call on a host with AMX;
+/* Measures both peaks once per process (~60-75 ms on the first call on a host with AMX;
  * every later call, from any thread, returns that first result). */
 const tfe_tile_unit_check *tfe_tile_unit_check_run(void);
 /* The result if the check has run, else NULL (never measures). */

@@ -23,7 +23,8 @@ static inline void tfe_split_range(int count, int parts, int i, int *lo, int *hi
 }
 
 /* A sense-counting barrier for the team inside one encode call. libgomp's own barrier sleeps
- * in the kernel under OMP_WAIT_POLICY=passive (~50 µs per wake-up); between the ~100 op
+ * in the kernel under OMP_WAIT_POLICY=passive (6-21 µs a barrier, up to ~60, in
+ * bench/probes/barrier.c's runs; README, "Threads"); between the ~100 op
  * boundaries of a forward pass every thread is about to have work again, so spinning briefly
  * is cheaper. After a bounded spin it yields, so oversubscribed hosts still make progress. */
 typedef struct tfe_barrier {

@@ -276,6 +276,18 @@ else
         "model gemm '$model_gemm', 1x16 session '$small', 2x64 session '$large'"
 fi
 
+# info --threads: the workspace of a session on that team (per-thread scratch grows with it)
+run info --model "$base" --threads 1
+ws1=$(sed -n 's/^session workspace for batch 1 x seq 128 on 1 thread: \([0-9.]*\) MiB.*/\1/p' "$tmp/stdout")
+run info --model "$base" --threads 3
+ws3=$(sed -n 's/^session workspace for batch 1 x seq 128 on 3 threads: \([0-9.]*\) MiB.*/\1/p' "$tmp/stdout")
+if [ -n "$ws1" ] && [ -n "$ws3" ] && awk -v a="$ws1" -v b="$ws3" 'BEGIN { exit !(b > a) }'; then
+    ok "info --threads sizes the session's workspace for that team"
+else
+    not_ok "info --threads sizes the session's workspace for that team" \
+        "1 thread '$ws1' MiB, 3 threads '$ws3' MiB" "$(cat "$tmp/stdout" "$tmp/stderr")"
+fi
+
 TFENC_ISA=scalar run info --model "$base"
 if [ $status -eq 0 ] && grep -q "^kernels: isa scalar; gemm [^ ]*__scalar; attention [^ ]*__scalar; layernorm [^ ]*__scalar" "$tmp/stdout"; then
     ok "TFENC_ISA=scalar selects scalar kernels"

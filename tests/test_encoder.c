@@ -795,6 +795,26 @@ TFE_TEST(encoder, explicit_isa_caps)
     fixture_free(f);
 }
 
+/* TFE_MODEL_OPTIONS_INIT is the default a NULL opts means (no cap), not the zeroed struct. */
+TFE_TEST(encoder, options_init_is_the_default)
+{
+    const tfe_model_options init = TFE_MODEL_OPTIONS_INIT;
+    CHECK(init.isa == TFE_ISA_AUTO, "TFE_MODEL_OPTIONS_INIT caps the ISA to %s",
+          tfe_isa_name(init.isa));
+    tfe_config c;
+    CHECK(tfe_preset_config("minilm", &c) == 0, "minilm");
+    c.n_layers = 1, c.vocab_size = 64, c.max_positions = 16;
+    tfe_model *with_null, *with_init;
+    tfe_error err;
+    CHECK(tfe_model_create_random(&c, 1, NULL, &with_null, &err) == TFE_OK, "%s", err.message);
+    CHECK(tfe_model_create_random(&c, 1, &init, &with_init, &err) == TFE_OK, "%s", err.message);
+    CHECK(tfe_model_isa(with_init) == tfe_model_isa(with_null),
+          "TFE_MODEL_OPTIONS_INIT runs %s, NULL options %s", tfe_isa_name(tfe_model_isa(with_init)),
+          tfe_isa_name(tfe_model_isa(with_null)));
+    tfe_model_free(with_null);
+    tfe_model_free(with_init);
+}
+
 /* The queries of the public API report what the model was built with. */
 TFE_TEST(encoder, model_queries)
 {

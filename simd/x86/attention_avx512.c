@@ -17,8 +17,9 @@
 #include "attention.h"
 #include "vecmath_avx512.h"
 
-/* P·V takes ROWS query rows at a time, ROWS_NARROW when d_head <= 32 (two vectors per row):
- * 16 accumulators either way, enough to hide the FMA latency. */
+/* P·V takes ROWS query rows at a time for a 64-column block of d_head with more than 32
+ * columns (3 or 4 vectors a row: 12 or 16 accumulators), ROWS_NARROW for one of 32 or fewer
+ * (1 or 2 vectors: 8 or 16), enough to hide the FMA latency. */
 enum { TQ = 32, QV = TQ / 16, TK = 64, KEYS = 8, ROWS = 4, ROWS_NARROW = 8 };
 
 /* St[j][:] for KEYS keys at once: KEYS × NQV accumulators share each Qᵀ row load, and each
@@ -54,7 +55,7 @@ static inline __attribute__((always_inline)) void scores8(const int NQV, int dh,
 }
 
 /* acc[r][d0 .. d0+16C) = acc·alpha[r] + Σ_j St[j][r]·v[j][d0 ..] for R rows r0..r0+R-1.
- * R × C = 16 accumulators; C V loads are shared by the R rows. */
+ * R × C accumulators (at most 16); C V loads are shared by the R rows. */
 static inline __attribute__((always_inline)) void pv_block(const int FULL, const int R,
                                                            const int C, int kb, int r0, int d0,
                                                            int dhp, const __mmask16 *mk,

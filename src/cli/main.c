@@ -219,16 +219,23 @@ static int cmd_info(const options *o)
     printf("resident model size: %.1f MiB (packed weights and tables)\n",
            (double)tfe_model_resident_bytes(m) / (1024.0 * 1024.0));
     int b = o->batch ? o->batch : 1, s = o->seq ? o->seq : 128;
-    printf("session workspace for batch %d x seq %d: %.2f MiB (linear in tokens)\n", b, s,
-           (double)tfe_workspace_bytes(m, b, s) / (1024.0 * 1024.0));
-    /* A session of that size shows which GEMM it runs (AMX models keep AVX-512 for small ones). */
-    tfe_session_options so = {.max_batch = b, .max_seq = s};
+    /* A session of that size on --threads (default: OpenMP's team) shows its workspace, which
+     * holds per-thread scratch, and which GEMM it runs (AMX models keep AVX-512 for small
+     * ones). */
+    tfe_session_options so = {.threads = o->threads, .max_batch = b, .max_seq = s};
     tfe_session *sess;
     tfe_error e;
-    if (tfe_session_create(m, &so, &sess, &e) == TFE_OK) {
-        printf("session gemm for batch %d x seq %d: %s\n", b, s, tfe_session_gemm(sess));
-        tfe_session_free(sess);
+    if (tfe_session_create(m, &so, &sess, &e) != TFE_OK) {
+        fprintf(stderr, "tfenc: error: %s\n", e.message);
+        tfe_model_free(m);
+        return 1;
     }
+    const int nt = tfe_session_threads(sess);
+    printf("session workspace for batch %d x seq %d on %d thread%s: %.2f MiB (linear in "
+           "tokens)\n", b, s, nt, nt == 1 ? "" : "s",
+           (double)tfe_session_workspace_bytes(sess) / (1024.0 * 1024.0));
+    printf("session gemm for batch %d x seq %d: %s\n", b, s, tfe_session_gemm(sess));
+    tfe_session_free(sess);
     tfe_model_free(m);
     return 0;
 }
