@@ -43,6 +43,17 @@ static inline int tfe_gemm_epilogue_active(const tfe_gemm_epilogue *ep)
     return ep && (ep->bias || ep->residual || ep->act != TFE_GEMM_ACT_NONE);
 }
 
+/* The epilogue of the columns `cols_from` on in the same rows: bias and residual moved along
+ * (kernels that cover a tile in column pieces: a block, a panel of a row-panel call). */
+static inline tfe_gemm_epilogue tfe_gemm_epilogue_from(const tfe_gemm_epilogue *ep,
+                                                       int cols_from)
+{
+    tfe_gemm_epilogue e = *ep;
+    e.bias = e.bias ? e.bias + cols_from : NULL;
+    e.residual = e.residual ? e.residual + cols_from : NULL;
+    return e;
+}
+
 /* Runs CALL(ACT) with ACT the compile-time constant equal to act, so that an inlined activation
  * in CALL's body needs no switch per vector (the SIMD epilogue passes). */
 #define TFE_GEMM_ACT_DISPATCH(act, CALL)                                                       \

@@ -68,16 +68,6 @@ static inline __attribute__((always_inline)) void store_row16(float *c, __m256 l
     }
 }
 
-/* The epilogue of the tile `cols_from` columns into a product's row block: its bias and
- * residual pointers moved along with it. */
-static inline tfe_gemm_epilogue epilogue_from(const tfe_gemm_epilogue *ep, int cols_from)
-{
-    tfe_gemm_epilogue e = *ep;
-    e.bias = e.bias ? e.bias + cols_from : NULL;
-    e.residual = e.residual ? e.residual + cols_from : NULL;
-    return e;
-}
-
 /* One tile with a compile-time row count M; columns past n are masked on c, bias, residual.
  * PACKED: a holds the tile packed (k step p's rows at a[6p..6p+M)): one pointer for all rows. */
 static inline __attribute__((always_inline)) void tile(const int M, const int STREAM,
@@ -178,7 +168,7 @@ static inline __attribute__((always_inline)) void row_panels(const int M, const 
         for (int i = 0; i < M; i++)
             store_row16(c + i * ldc + q * NR, acc[i][q][0], acc[i][q][1], cols == NR, mk);
         if (tfe_gemm_epilogue_active(ep)) {
-            const tfe_gemm_epilogue e = epilogue_from(ep, q * NR);
+            const tfe_gemm_epilogue e = tfe_gemm_epilogue_from(ep, q * NR);
             epilogue_c(M, cols, c + q * NR, ldc, &e);
         }
     }
@@ -223,7 +213,7 @@ static __attribute__((noinline)) void rows_panels(int m, int n, int k, const flo
     }
 #undef ROWS_PANELS
     for (int q = 0; q * NR < n; q++) {
-        const tfe_gemm_epilogue e = epilogue_from(ep, q * NR);
+        const tfe_gemm_epilogue e = tfe_gemm_epilogue_from(ep, q * NR);
         tiles_stream(m, n - q * NR < NR ? n - q * NR : NR, k, a, lda, bp + q * bstride,
                      c + q * NR, ldc, 0, &e, NULL, 0);
     }

@@ -405,11 +405,8 @@ static void few_panel(int m, int n, int kc, const float *a, size_t lda, const fl
         const int kn = kc - k0 < FEW_KC ? kc - k0 : FEW_KC, last = k0 + kn == kc;
         for (int cb = 0; cb < blocks; cb++) {
             tfe_gemm_epilogue ep_cb;
-            if (ep && last) {
-                ep_cb = *ep;
-                ep_cb.bias = ep->bias ? ep->bias + 16 * cb : NULL;
-                ep_cb.residual = ep->residual ? ep->residual + 16 * cb : NULL;
-            }
+            if (ep && last)
+                ep_cb = tfe_gemm_epilogue_from(ep, 16 * cb);
             /* the next piece: the next block's slice, the first block's next slice, or past
              * the panel (the next panel's start, in the blocked layout) */
             const float *next = cb + 1 < blocks ? bp + (cb + 1) * bs + (size_t)k0 * 16
